@@ -1,0 +1,3 @@
+module github.com/portmap-toolkit/pmap
+
+go 1.26

@@ -1,0 +1,191 @@
+package rpc
+
+import (
+	"errors"
+	"net"
+	"os"
+	"sync"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+)
+
+// ServePacket answers calls arriving as datagrams on conn (UDP) until
+// [Server.Shutdown], after which it returns ErrServerClosed once its calls in
+// progress are answered and conn is closed. On a UDP socket bound to a
+// wildcard address each call's destination address is read from its
+// IP_PKTINFO or IPV6_PKTINFO, given to the handler as Request.Local, and used
+// as the source of the reply. Datagrams that are not decodable calls, or are
+// larger than MaxRecord, are dropped.
+func (s *Server) ServePacket(conn net.PacketConn) error {
+	if err := s.start(func() { s.pconns[conn] = struct{}{} }); err != nil {
+		return err
+	}
+	defer s.wg.Done()
+	pc := newPktConn(conn)
+	size := min(s.maxRecord(), maxDatagram)
+	var handlers sync.WaitGroup
+	defer func() {
+		handlers.Wait()
+		s.mu.Lock()
+		delete(s.pconns, conn)
+		s.mu.Unlock()
+		conn.Close()
+	}()
+	for {
+		if !s.acquire() {
+			return ErrServerClosed
+		}
+		bp := s.getBuf()
+		buf := (*bp)[:cap(*bp)]
+		if len(buf) < size+1 {
+			buf = make([]byte, size+1)
+			*bp = buf[:0]
+		}
+		n, local, remote, err := pc.read(buf)
+		if err != nil {
+			s.release()
+			s.putBuf(bp)
+			if s.shutting.Load() {
+				return ErrServerClosed
+			}
+			if isICMPError(err) || errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			return err
+		}
+		if n > size {
+			s.release()
+			s.putBuf(bp)
+			continue
+		}
+		handlers.Add(1)
+		go func() {
+			defer handlers.Done()
+			defer s.release()
+			defer s.putBuf(bp)
+			s.answerDatagram(pc, buf[:n], local, remote)
+		}()
+	}
+}
+
+// answerDatagram handles one datagram held in msg. The reply is built in a
+// second buffer, since the arguments in msg stay in use until it is built.
+func (s *Server) answerDatagram(pc *pktConn, msg []byte, local *pktLocal, remote net.Addr) {
+	req := &Request{Network: "udp", Remote: unmapAddr(remote), Local: pc.localAddr(local)}
+	op := s.getBuf()
+	defer s.putBuf(op)
+	reply, ok := s.dispatch(req, msg, (*op)[:0])
+	if !ok || reply == nil {
+		return
+	}
+	if err := pc.write(reply[4:], remote, local); err != nil {
+		s.logger().Debug("rpc: udp reply not sent", "remote", remote, "err", err)
+	}
+}
+
+// pktConn reads datagrams with their destination address and writes replies
+// from that address, through IP_PKTINFO or IPV6_PKTINFO where conn supports them.
+type pktConn struct {
+	conn net.PacketConn
+	p4   *ipv4.PacketConn // an AF_INET socket with IP_PKTINFO
+	p6   *ipv6.PacketConn // an AF_INET6 socket with IPV6_PKTINFO
+	w4   *ipv4.PacketConn // writes IP_PKTINFO, also for IPv4 callers of an AF_INET6 socket
+}
+
+// pktLocal is where a datagram arrived: destination address and interface.
+type pktLocal struct {
+	ip      net.IP
+	ifIndex int
+}
+
+func newPktConn(conn net.PacketConn) *pktConn {
+	pc := &pktConn{conn: conn}
+	ua, ok := conn.LocalAddr().(*net.UDPAddr)
+	if _, isUDP := conn.(*net.UDPConn); !ok || !isUDP {
+		return pc
+	}
+	if len(ua.IP) == net.IPv4len { // an AF_INET socket reports a 4-byte address
+		p := ipv4.NewPacketConn(conn)
+		if p.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true) == nil {
+			pc.p4, pc.w4 = p, p
+		}
+		return pc
+	}
+	// A dual-stack socket reports an IPv4 datagram's destination in
+	// IPV6_PKTINFO as a mapped address, but takes the source of the reply
+	// only from IP_PKTINFO: x/net's IPv6 control message cannot carry an
+	// IPv4 address.
+	p := ipv6.NewPacketConn(conn)
+	if p.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true) == nil {
+		pc.p6, pc.w4 = p, ipv4.NewPacketConn(conn)
+	}
+	return pc
+}
+
+func (pc *pktConn) read(b []byte) (int, *pktLocal, net.Addr, error) {
+	switch {
+	case pc.p4 != nil:
+		n, cm, src, err := pc.p4.ReadFrom(b)
+		if cm != nil && cm.Dst != nil {
+			return n, &pktLocal{ip: cm.Dst, ifIndex: cm.IfIndex}, src, err
+		}
+		return n, nil, src, err
+	case pc.p6 != nil:
+		n, cm, src, err := pc.p6.ReadFrom(b)
+		if cm != nil && cm.Dst != nil {
+			return n, &pktLocal{ip: cm.Dst, ifIndex: cm.IfIndex}, src, err
+		}
+		return n, nil, src, err
+	}
+	n, src, err := pc.conn.ReadFrom(b)
+	return n, nil, src, err
+}
+
+// write sends b to dst from the address the call reached. The interface is
+// pinned only for an IPv6 link-local address, where the address alone is
+// ambiguous; otherwise routing chooses it.
+func (pc *pktConn) write(b []byte, dst net.Addr, local *pktLocal) error {
+	var err error
+	switch {
+	case local != nil && pc.w4 != nil && local.ip.To4() != nil:
+		_, err = pc.w4.WriteTo(b, &ipv4.ControlMessage{Src: local.ip.To4()}, dst)
+	case local != nil && pc.p6 != nil:
+		cm := &ipv6.ControlMessage{Src: local.ip}
+		if local.ip.IsLinkLocalUnicast() {
+			cm.IfIndex = local.ifIndex
+		}
+		_, err = pc.p6.WriteTo(b, cm, dst)
+	default:
+		_, err = pc.conn.WriteTo(b, dst)
+	}
+	return err
+}
+
+// localAddr returns the address a datagram reached, as a handler sees it.
+func (pc *pktConn) localAddr(local *pktLocal) net.Addr {
+	la := pc.conn.LocalAddr()
+	ua, ok := la.(*net.UDPAddr)
+	if local == nil || !ok {
+		return la
+	}
+	a := &net.UDPAddr{IP: local.ip, Port: ua.Port}
+	if ip4 := local.ip.To4(); ip4 != nil {
+		a.IP = ip4
+	} else if local.ip.IsLinkLocalUnicast() {
+		if ifi, err := net.InterfaceByIndex(local.ifIndex); err == nil {
+			a.Zone = ifi.Name
+		}
+	}
+	return a
+}
+
+// unmapAddr turns an IPv4-mapped IPv6 UDP address into its IPv4 form.
+func unmapAddr(a net.Addr) net.Addr {
+	if ua, ok := a.(*net.UDPAddr); ok && len(ua.IP) == net.IPv6len {
+		if ip4 := ua.IP.To4(); ip4 != nil {
+			return &net.UDPAddr{IP: ip4, Port: ua.Port}
+		}
+	}
+	return a
+}

@@ -1,0 +1,500 @@
+package server
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/portmap-toolkit/pmap/pkg/portmap"
+	"github.com/portmap-toolkit/pmap/pkg/xdr"
+)
+
+// DefaultMaxRegistrations caps the registrations a Registry holds: 100,000.
+// A busy NFS server registers a few dozen; the cap only stops a local caller
+// that loops on SET from growing the mapper's memory without bound, while a
+// full registry still lists over TCP (an rpcblist of 100,000 short entries is
+// about 6 MiB).
+const DefaultMaxRegistrations = 100_000
+
+// Owners the server gives registrations, as rpcbind writes them (RFC 1833
+// §2.1 leaves r_owner to the implementation).
+const (
+	OwnerSuperuser = "superuser" // root over the local socket, or a privileged loopback port
+	OwnerUnknown   = "unknown"   // a caller the server cannot identify
+)
+
+// Registry is the port mapper's table of registrations (RFC 1833 §2.1, the
+// rpcblist): an ordered list, in the order the registrations were made, with
+// hash indexes so that a lookup by (program, version, netid) takes the same
+// time however many registrations there are. It is safe for concurrent use.
+//
+// The registry keeps rpcbind's semantics. Netids are compared without regard
+// to case. The portmap v2 view ([Registry.DumpV2], [Registry.GetPort]) holds
+// the registrations whose netid is exactly "tcp" or "udp" and whose address
+// ends in two port parts, as rpcbind's pmaplist does. Addresses and netids are
+// stored as given; the registry does not check them.
+type Registry struct {
+	mu  sync.RWMutex
+	max int
+
+	all   chain                // every entry, in registration order
+	exact map[exactKey]*entry  // (prog, vers, lower-case netid)
+	pv    map[pvKey]*chain     // (prog, vers): GETADDRLIST, UNSET of every netid
+	pn    map[pnKey]*chain     // (prog, lower-case netid): version fallback
+	v2    map[v2Key]*entry     // (prog, vers, prot) of the v2 view
+	v2p   map[v2ProgKey]*chain // (prog, prot) of the v2 view: version fallback
+	netid map[string]string    // interned lower-case netids
+}
+
+type (
+	exactKey struct {
+		prog, vers uint32
+		netid      string
+	}
+	pvKey struct{ prog, vers uint32 }
+	pnKey struct {
+		prog  uint32
+		netid string
+	}
+	v2Key     struct{ prog, vers, prot uint32 }
+	v2ProgKey struct{ prog, prot uint32 }
+)
+
+// Lists an entry belongs to; each has its own links in the entry.
+const (
+	listAll = iota
+	listPV
+	listPN
+	listV2
+	numLists
+)
+
+// entry is one registration and its place in the registry's lists.
+type entry struct {
+	rec    portmap.RPCB
+	lnetid string // rec.Netid in lower case
+	prot   uint32 // the v2 view's prot, or 0 when the entry is not in it
+	port   uint32 // the v2 view's port
+	own    bool   // registered by the mapper for one of its listeners
+	rank   int    // order of the mapper's own entries
+	links  [numLists]link
+}
+
+type link struct{ prev, next *entry }
+
+// chain is a doubly linked list threaded through the entries' links[i].
+type chain struct {
+	head, tail *entry
+	n          int
+}
+
+func (c *chain) pushBack(e *entry, i int) {
+	e.links[i] = link{prev: c.tail}
+	if c.tail != nil {
+		c.tail.links[i].next = e
+	} else {
+		c.head = e
+	}
+	c.tail = e
+	c.n++
+}
+
+// insertAfter puts e after at (at nil: at the front).
+func (c *chain) insertAfter(at, e *entry, i int) {
+	if at == nil {
+		e.links[i] = link{next: c.head}
+		if c.head != nil {
+			c.head.links[i].prev = e
+		} else {
+			c.tail = e
+		}
+		c.head = e
+		c.n++
+		return
+	}
+	next := at.links[i].next
+	e.links[i] = link{prev: at, next: next}
+	at.links[i].next = e
+	if next != nil {
+		next.links[i].prev = e
+	} else {
+		c.tail = e
+	}
+	c.n++
+}
+
+func (c *chain) remove(e *entry, i int) {
+	l := e.links[i]
+	if l.prev != nil {
+		l.prev.links[i].next = l.next
+	} else {
+		c.head = l.next
+	}
+	if l.next != nil {
+		l.next.links[i].prev = l.prev
+	} else {
+		c.tail = l.prev
+	}
+	e.links[i] = link{}
+	c.n--
+}
+
+// NewRegistry returns an empty registry that holds at most max registrations
+// (DefaultMaxRegistrations when max <= 0).
+func NewRegistry(max int) *Registry {
+	if max <= 0 {
+		max = DefaultMaxRegistrations
+	}
+	return &Registry{
+		max:   max,
+		exact: make(map[exactKey]*entry),
+		pv:    make(map[pvKey]*chain),
+		pn:    make(map[pnKey]*chain),
+		v2:    make(map[v2Key]*entry),
+		v2p:   make(map[v2ProgKey]*chain),
+		netid: make(map[string]string),
+	}
+}
+
+// lower returns netid in lower case without allocating for the usual,
+// already lower-case netids.
+func lower(netid string) string {
+	for i := 0; i < len(netid); i++ {
+		if c := netid[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(netid)
+		}
+	}
+	return netid
+}
+
+// intern returns the registry's copy of a lower-case netid, so that many
+// entries share one string.
+func (r *Registry) intern(s string) string {
+	if v, ok := r.netid[s]; ok {
+		return v
+	}
+	s = strings.Clone(s)
+	r.netid[s] = s
+	return s
+}
+
+// Set registers rec, with rpcbind's answer to SET (RFC 1833 §2.2.1): true when
+// it was added, or when (prog, vers, netid) is already registered with the
+// same address; false when it is registered with another address, or when
+// the registry is full. rec.Owner is stored as given: the server, not the
+// caller, decides it.
+func (r *Registry) Set(rec portmap.RPCB) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.set(rec, false, 0)
+}
+
+// setOwn registers one of the mapper's own entries, keeping the own entries
+// at the front of the list in the order of their rank, whatever the order in
+// which the listeners start.
+func (r *Registry) setOwn(rec portmap.RPCB, rank int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.set(rec, true, rank)
+}
+
+func (r *Registry) set(rec portmap.RPCB, own bool, rank int) bool {
+	ln := lower(rec.Netid)
+	if e, ok := r.exact[exactKey{rec.Prog, rec.Vers, ln}]; ok {
+		return e.rec.Addr == rec.Addr
+	}
+	if r.all.n >= r.max {
+		return false
+	}
+	ln = r.intern(ln)
+	e := &entry{rec: rec, lnetid: ln, own: own, rank: rank}
+	if rec.Netid == ln {
+		e.rec.Netid = ln // share the interned string
+	}
+	if prot, ok := v2Prot(rec.Netid); ok {
+		if port, ok := uaddrPort(rec.Addr); ok {
+			e.prot, e.port = prot, port
+		}
+	}
+
+	// The mapper's own entries stay in front, in the order of their rank;
+	// the per-key chains keep the main list's order.
+	r.all.insertOrdered(e, listAll)
+	chainFor(r.pv, pvKey{rec.Prog, rec.Vers}).insertOrdered(e, listPV)
+	chainFor(r.pn, pnKey{rec.Prog, ln}).insertOrdered(e, listPN)
+	r.exact[exactKey{rec.Prog, rec.Vers, ln}] = e
+	if e.prot != 0 {
+		r.v2[v2Key{rec.Prog, rec.Vers, e.prot}] = e
+		chainFor(r.v2p, v2ProgKey{rec.Prog, e.prot}).insertOrdered(e, listV2)
+	}
+	return true
+}
+
+// chainFor returns m[k], creating it.
+func chainFor[K comparable](m map[K]*chain, k K) *chain {
+	c, ok := m[k]
+	if !ok {
+		c = new(chain)
+		m[k] = c
+	}
+	return c
+}
+
+// insertOrdered appends e to c, except that an own entry goes after the own
+// entries of c and before the others, mirroring its place in the main list.
+func (c *chain) insertOrdered(e *entry, i int) {
+	if !e.own {
+		c.pushBack(e, i)
+		return
+	}
+	var at *entry
+	for p := c.head; p != nil && p.own && p.rank <= e.rank; p = p.links[i].next {
+		at = p
+	}
+	c.insertAfter(at, e, i)
+}
+
+// delete removes e from every list and index.
+func (r *Registry) delete(e *entry) {
+	rec := e.rec
+	r.all.remove(e, listAll)
+	unchainKey(r.pv, pvKey{rec.Prog, rec.Vers}, e, listPV)
+	unchainKey(r.pn, pnKey{rec.Prog, e.lnetid}, e, listPN)
+	delete(r.exact, exactKey{rec.Prog, rec.Vers, e.lnetid})
+	if e.prot != 0 {
+		delete(r.v2, v2Key{rec.Prog, rec.Vers, e.prot})
+		unchainKey(r.v2p, v2ProgKey{rec.Prog, e.prot}, e, listV2)
+	}
+}
+
+// unchainKey removes e from m[k], and m[k] from m once it is empty.
+func unchainKey[K comparable](m map[K]*chain, k K, e *entry, i int) {
+	c := m[k]
+	c.remove(e, i)
+	if c.n == 0 {
+		delete(m, k)
+	}
+}
+
+// Unset removes the registrations of (prog, vers) on netid (every netid when
+// netid is empty) on behalf of owner, with rpcbind's answer to UNSET (RFC 1833
+// §2.2.2): true when they are gone, including when there were none; false
+// when one of them belongs to another owner and owner is not
+// OwnerSuperuser. As in rpcbind, the matching registrations that come before
+// the first one owner may not remove are removed.
+func (r *Registry) Unset(prog, vers uint32, netid, owner string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.unset(prog, vers, netid, owner)
+}
+
+func (r *Registry) unset(prog, vers uint32, netid, owner string) bool {
+	if netid != "" {
+		e, ok := r.exact[exactKey{prog, vers, lower(netid)}]
+		if !ok {
+			return true
+		}
+		if !mayRemove(e, owner) {
+			return false
+		}
+		r.delete(e)
+		return true
+	}
+	c, ok := r.pv[pvKey{prog, vers}]
+	if !ok {
+		return true
+	}
+	for e := c.head; e != nil; {
+		next := e.links[listPV].next
+		if !mayRemove(e, owner) {
+			return false
+		}
+		r.delete(e) // may delete c once it is empty; next is read before
+		e = next
+	}
+	return true
+}
+
+// mayRemove reports whether owner may unset e: the superuser or e's owner.
+func mayRemove(e *entry, owner string) bool {
+	return owner == OwnerSuperuser || e.rec.Owner == owner
+}
+
+// Lookup finds the registration of (prog, vers) on netid (case ignored), as
+// rpcbind's GETADDR does (RFC 1833 §2.2.3): when that version is not
+// registered on netid and anyVersion is true, it returns the registration of
+// the program on netid made last, whatever its version, so that a caller
+// learns the program's address and then its versions from PROG_MISMATCH.
+func (r *Registry) Lookup(prog, vers uint32, netid string, anyVersion bool) (portmap.RPCB, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	ln := lower(netid)
+	if e, ok := r.exact[exactKey{prog, vers, ln}]; ok {
+		return e.rec, true
+	}
+	if anyVersion {
+		if c, ok := r.pn[pnKey{prog, ln}]; ok {
+			return c.tail.rec, true
+		}
+	}
+	return portmap.RPCB{}, false
+}
+
+// Versions returns the lowest and highest version of prog registered on
+// netid (case ignored), computed as rpcbind does for INDIRECT's
+// PROG_MISMATCH; ok is false when prog has no registration on netid.
+func (r *Registry) Versions(prog uint32, netid string) (low, high uint32, ok bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c, ok := r.pn[pnKey{prog, lower(netid)}]
+	if !ok {
+		return 0, 0, false
+	}
+	// rpcbind's find_versions: version 0 counts as "nothing seen yet".
+	for e := c.head; e != nil; e = e.links[listPN].next {
+		switch v := e.rec.Vers; {
+		case low == 0:
+			low, high = v, v
+		case v < low:
+			low = v
+		case v > high:
+			high = v
+		}
+	}
+	return low, high, true
+}
+
+// GetPort finds the port of (prog, vers, prot) in the portmap v2 view, as
+// rpcbind's PMAPPROC_GETPORT does (RFC 1833 §3.2): when that version is not
+// registered it returns the port of the program's registration on prot made
+// last. ok is false when the program has none on prot.
+func (r *Registry) GetPort(prog, vers, prot uint32) (port uint32, ok bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if e, ok := r.v2[v2Key{prog, vers, prot}]; ok {
+		return e.port, true
+	}
+	if c, ok := r.v2p[v2ProgKey{prog, prot}]; ok {
+		return c.tail.port, true
+	}
+	return 0, false
+}
+
+// Program returns the registrations of (prog, vers) on every netid, in
+// registration order: what GETADDRLIST (RFC 1833 §2.2.11) chooses from.
+func (r *Registry) Program(prog, vers uint32) []portmap.RPCB {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	c, ok := r.pv[pvKey{prog, vers}]
+	if !ok {
+		return nil
+	}
+	out := make([]portmap.RPCB, 0, c.n)
+	for e := c.head; e != nil; e = e.links[listPV].next {
+		out = append(out, e.rec)
+	}
+	return out
+}
+
+// Dump returns every registration in registration order, the mapper's own
+// first: the rpcblist of rpcbind's DUMP (RFC 1833 §2.2.4).
+func (r *Registry) Dump() []portmap.RPCB {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]portmap.RPCB, 0, r.all.n)
+	for e := r.all.head; e != nil; e = e.links[listAll].next {
+		out = append(out, e.rec)
+	}
+	return out
+}
+
+// DumpV2 returns the portmap v2 view in registration order: the pmaplist of
+// PMAPPROC_DUMP (RFC 1833 §3.2).
+func (r *Registry) DumpV2() []portmap.Mapping {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []portmap.Mapping
+	for e := r.all.head; e != nil; e = e.links[listAll].next {
+		if e.prot != 0 {
+			out = append(out, portmap.Mapping{Prog: e.rec.Prog, Vers: e.rec.Vers, Prot: e.prot, Port: e.port})
+		}
+	}
+	return out
+}
+
+// Len returns the number of registrations.
+func (r *Registry) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.all.n
+}
+
+// appendDump appends the rpcblist encoding of every registration to b
+// without copying the registry first.
+func (r *Registry) appendDump(b []byte) []byte {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for e := r.all.head; e != nil; e = e.links[listAll].next {
+		b = e.rec.Append(xdr.AppendBool(b, true))
+	}
+	return xdr.AppendBool(b, false)
+}
+
+// appendDumpV2 appends the pmaplist encoding of the v2 view to b.
+func (r *Registry) appendDumpV2(b []byte) []byte {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for e := r.all.head; e != nil; e = e.links[listAll].next {
+		if e.prot != 0 {
+			m := portmap.Mapping{Prog: e.rec.Prog, Vers: e.rec.Vers, Prot: e.prot, Port: e.port}
+			b = m.Append(xdr.AppendBool(b, true))
+		}
+	}
+	return xdr.AppendBool(b, false)
+}
+
+// v2Prot returns the v2 prot of a netid in the v2 view: rpcbind adds an
+// entry to its pmaplist only for the netids spelled exactly "tcp" and "udp".
+func v2Prot(netid string) (uint32, bool) {
+	switch netid {
+	case portmap.NetidTCP:
+		return portmap.IPProtoTCP, true
+	case portmap.NetidUDP:
+		return portmap.IPProtoUDP, true
+	}
+	return 0, false
+}
+
+// uaddrPort reads the port of a universal address from its last two
+// dot-separated parts as rpcbind's uaddr2port does (p1*256 + p2, each read
+// like C's atoi), so that the v2 view shows what rpcbind's shows even for an
+// address rpcbind never checked. ok is false with fewer than two dots.
+func uaddrPort(uaddr string) (uint32, bool) {
+	i := strings.LastIndexByte(uaddr, '.')
+	if i < 0 {
+		return 0, false
+	}
+	j := strings.LastIndexByte(uaddr[:i], '.')
+	if j < 0 {
+		return 0, false
+	}
+	return uint32(atoi(uaddr[j+1:i])*256 + atoi(uaddr[i+1:])), true
+}
+
+// atoi reads an optional sign and the leading decimal digits of s, like C's
+// atoi on the values a port part can hold; anything else reads as 0.
+func atoi(s string) int32 {
+	s = strings.TrimLeft(s, " \t\n\v\f\r")
+	neg := false
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	var n int32
+	for i := 0; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		n = n*10 + int32(s[i]-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n
+}

@@ -1,0 +1,340 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/portmap-toolkit/pmap/pkg/portmap"
+	"github.com/portmap-toolkit/pmap/pkg/rpc"
+	"github.com/portmap-toolkit/pmap/pkg/xdr"
+)
+
+// Size limits of replies sent as datagrams.
+const (
+	// MaxUDPReply is the largest reply message sent over UDP: 9000 bytes,
+	// libtirpc's RPC_MAXDATASIZE, the send buffer rpcbind gives its UDP
+	// transports. A larger reply is not sent: v3 and v4 answer SYSTEM_ERR
+	// and v2 stays silent, as rpcbind does (rpcinfo lists over TCP for this
+	// reason). It also bounds how much a spoofed 40-byte DUMP call can
+	// reflect.
+	MaxUDPReply = 9000
+
+	// acceptedHeaderLen is the size of an accepted SUCCESS reply's header
+	// with an AUTH_NONE verifier: xid, msg_type, reply_stat, verifier
+	// flavor and length, accept_stat (RFC 5531 §9).
+	acceptedHeaderLen = 24
+
+	// maxUDPResults is what is left of MaxUDPReply for the results.
+	maxUDPResults = MaxUDPReply - acceptedHeaderLen
+
+	// maxRmtArgs bounds the arguments of CALLIT, BCAST and INDIRECT as
+	// rpcbind's decoder does (RPC_MAXDATASIZE): longer ones are garbage.
+	maxRmtArgs = 9000
+)
+
+// netidBit numbers the transports a server can have, for the set of those it
+// has (the statistics count only lookups over, or for, one of them, as
+// rpcbind records only netids it has a transport for).
+var netidBit = map[string]uint32{
+	portmap.NetidUDP:   1 << 0,
+	portmap.NetidTCP:   1 << 1,
+	portmap.NetidUDP6:  1 << 2,
+	portmap.NetidTCP6:  1 << 3,
+	portmap.NetidLocal: 1 << 4,
+}
+
+// service is the rpc.Handler of program 100000, versions 2, 3 and 4.
+type service struct {
+	reg    *Registry
+	st     stats
+	policy Policy
+	now    func() time.Time
+	log    *slog.Logger
+	netids atomic.Uint32 // netidBit of the transports being served
+}
+
+// addNetid records that the server has a transport for netid.
+func (s *service) addNetid(netid string) {
+	b := netidBit[netid]
+	for {
+		old := s.netids.Load()
+		if s.netids.CompareAndSwap(old, old|b) {
+			return
+		}
+	}
+}
+
+// hasNetid reports whether the server has a transport for netid (spelled
+// exactly, as rpcbind's rpcbind_get_conf compares).
+func (s *service) hasNetid(netid string) bool {
+	b, ok := netidBit[netid]
+	return ok && s.netids.Load()&b != 0
+}
+
+// ServeRPC answers a call to the port mapper.
+func (s *service) ServeRPC(_ context.Context, req *rpc.Request, res []byte) ([]byte, error) {
+	h := &req.Header
+	switch {
+	case h.Prog != portmap.Program:
+		return nil, rpc.ErrProgUnavail
+	case h.Vers < portmap.V2 || h.Vers > portmap.V4:
+		return nil, &rpc.Error{Status: rpc.ProgVersMismatch, Low: portmap.V2, High: portmap.V4}
+	}
+	c := callerOf(req)
+	s.st.proc(h.Vers, h.Proc)
+	var err error
+	if h.Vers == portmap.V2 {
+		res, err = s.serveV2(c, h.Proc, req.Args, res)
+	} else {
+		res, err = s.serveRPCB(c, h.Vers, h.Proc, req.Args, res)
+	}
+	if err == nil && c.datagram && len(res) > maxUDPResults {
+		s.log.Debug("server: reply too large for a datagram", "vers", h.Vers, "proc", h.Proc,
+			"bytes", acceptedHeaderLen+len(res), "max", MaxUDPReply)
+		if h.Vers == portmap.V2 {
+			return nil, rpc.ErrNoReply
+		}
+		return nil, rpc.ErrSystemErr
+	}
+	return res, err
+}
+
+// serveV2 answers portmap version 2 (RFC 1833 §3.2).
+func (s *service) serveV2(c caller, proc uint32, args, res []byte) ([]byte, error) {
+	switch proc {
+	case portmap.ProcNull:
+		return res, nil
+	case portmap.PmapSet, portmap.PmapUnset:
+		owner := c.owner()
+		var m portmap.Mapping
+		if !decode(args, m.Decode) {
+			return nil, rpc.ErrGarbageArgs
+		}
+		if !s.policy.maySet(c) {
+			s.log.Info("server: declined a change from a non-local caller", "proc", proc, "remote", c.remote, "prog", m.Prog)
+			return nil, rpc.AuthErrorReply(rpc.AuthTooWeak)
+		}
+		var ok bool
+		if proc == portmap.PmapSet {
+			ok = s.setV2(m, owner)
+			s.st.set(portmap.V2, ok)
+		} else {
+			// UNSET removes both protocols' mappings, whatever prot says.
+			okTCP := s.reg.Unset(m.Prog, m.Vers, portmap.NetidTCP, owner)
+			okUDP := s.reg.Unset(m.Prog, m.Vers, portmap.NetidUDP, owner)
+			ok = okTCP || okUDP
+			s.st.unset(portmap.V2, ok)
+		}
+		return xdr.AppendBool(res, ok), nil
+	case portmap.PmapGetport:
+		var m portmap.Mapping
+		if !decode(args, m.Decode) {
+			return nil, rpc.ErrGarbageArgs
+		}
+		port, _ := s.reg.GetPort(m.Prog, m.Vers, m.Prot)
+		if netid, ok := portmap.NetidForProt(m.Prot); ok && s.hasNetid(netid) {
+			s.st.addr(portmap.V2, m.Prog, m.Vers, netid, port != 0)
+		}
+		return xdr.AppendUint32(res, port), nil
+	case portmap.PmapDump:
+		return s.reg.appendDumpV2(res), nil
+	case portmap.PmapCallit:
+		return s.rmtcall(c, portmap.V2, proc, args, res)
+	}
+	return nil, rpc.ErrProcUnavail
+}
+
+// setV2 registers a v2 mapping as rpcbind does: under netid "tcp" or "udp"
+// with the address 0.0.0.0.p1.p2 of the low 16 bits of the port; any other
+// prot is refused.
+func (s *service) setV2(m portmap.Mapping, owner string) bool {
+	netid, ok := portmap.NetidForProt(m.Prot)
+	if !ok {
+		return false
+	}
+	addr := "0.0.0.0." + itoa(m.Port>>8&0xff) + "." + itoa(m.Port&0xff)
+	return s.reg.Set(portmap.RPCB{Prog: m.Prog, Vers: m.Vers, Netid: netid, Addr: addr, Owner: owner})
+}
+
+// serveRPCB answers rpcbind versions 3 and 4 (RFC 1833 §2.2).
+func (s *service) serveRPCB(c caller, vers, proc uint32, args, res []byte) ([]byte, error) {
+	v4 := vers == portmap.V4
+	switch {
+	case proc == portmap.ProcNull:
+		return res, nil
+	case proc == portmap.RpcbSet || proc == portmap.RpcbUnset:
+		var r portmap.RPCB
+		if !decode(args, r.Decode) {
+			return nil, rpc.ErrGarbageArgs
+		}
+		if !s.policy.maySet(c) {
+			s.log.Info("server: declined a change from a non-local caller", "vers", vers, "proc", proc, "remote", c.remote, "prog", r.Prog)
+			return nil, rpc.AuthErrorReply(rpc.AuthTooWeak)
+		}
+		owner := c.owner()
+		var ok bool
+		if proc == portmap.RpcbSet {
+			r.Owner = owner
+			ok = s.reg.Set(r)
+			s.st.set(vers, ok)
+		} else {
+			ok = s.reg.Unset(r.Prog, r.Vers, r.Netid, owner)
+			s.st.unset(vers, ok)
+		}
+		return xdr.AppendBool(res, ok), nil
+	case proc == portmap.RpcbGetaddr || (v4 && proc == portmap.RpcbGetversaddr):
+		var r portmap.RPCB
+		if !decode(args, r.Decode) {
+			return nil, rpc.ErrGarbageArgs
+		}
+		addr := s.getaddr(c, r.Prog, r.Vers, proc == portmap.RpcbGetaddr)
+		s.st.addr(vers, r.Prog, r.Vers, c.netid, addr != "")
+		return xdr.AppendString(res, addr), nil
+	case proc == portmap.RpcbDump:
+		return s.reg.appendDump(res), nil
+	case proc == portmap.RpcbCallit: // BCAST in version 4
+		return s.rmtcall(c, vers, proc, args, res)
+	case proc == portmap.RpcbGettime:
+		return xdr.AppendUint32(res, uint32(s.now().Unix())), nil
+	case proc == portmap.RpcbUaddr2taddr:
+		d := xdr.NewDecoder(args)
+		uaddr := d.String(portmap.MaxUaddrLen)
+		if d.Err() != nil {
+			return nil, rpc.ErrGarbageArgs
+		}
+		return uaddrToNetbuf(c.netid, uaddr).Append(res), nil
+	case proc == portmap.RpcbTaddr2uaddr:
+		var nb portmap.Netbuf
+		if !decode(args, nb.Decode) {
+			return nil, rpc.ErrGarbageArgs
+		}
+		return xdr.AppendString(res, netbufToUaddr(c.netid, nb.Buf)), nil
+	case v4 && proc == portmap.RpcbIndirect:
+		return s.rmtcall(c, vers, proc, args, res)
+	case v4 && proc == portmap.RpcbGetaddrlist:
+		var r portmap.RPCB
+		if !decode(args, r.Decode) {
+			return nil, rpc.ErrGarbageArgs
+		}
+		return portmap.AppendEntryList(res, s.getaddrlist(c, r.Prog, r.Vers)), nil
+	case v4 && proc == portmap.RpcbGetstat:
+		return s.st.snapshot().Append(res), nil
+	}
+	return nil, rpc.ErrProcUnavail
+}
+
+// getaddr answers GETADDR (anyVersion) and GETVERSADDR for the netid of the
+// transport the call arrived on; the netid in the arguments is ignored, as
+// rpcbind ignores it. A wildcard host part is replaced by the address the
+// caller reached.
+func (s *service) getaddr(c caller, prog, vers uint32, anyVersion bool) string {
+	rec, ok := s.reg.Lookup(prog, vers, c.netid, anyVersion)
+	if !ok {
+		return ""
+	}
+	return c.merge(rec.Addr)
+}
+
+// merge returns a registered address as handed to the caller: with a
+// wildcard host part (0.0.0.0, ::) replaced by the address the caller
+// reached, so that it can be dialled. Other addresses are unchanged.
+func (c caller) merge(uaddr string) string {
+	if c.isLocal() {
+		return uaddr
+	}
+	return portmap.ReplaceWildcard(uaddr, c.local)
+}
+
+// getaddrlist answers GETADDRLIST: the registrations of (prog, vers) on the
+// netids of the arriving transport's protocol family, each with its merged
+// address, in registration order. Like rpcbind it lists only netids it has a
+// transport for, and none over the local socket, whose callers rpcbind cannot
+// merge an address for.
+func (s *service) getaddrlist(c caller, prog, vers uint32) []portmap.Entry {
+	var out []portmap.Entry
+	found := false
+	if !c.isLocal() {
+		want, _ := portmap.LookupNetid(c.netid)
+		for _, rec := range s.reg.Program(prog, vers) {
+			n, ok := portmap.LookupNetid(rec.Netid)
+			if !ok || n.Name != rec.Netid || !s.hasNetid(rec.Netid) || n.Family != want.Family {
+				continue
+			}
+			// rpcbind cannot merge an address it cannot parse: it leaves the
+			// registration out and remembers the failure.
+			if portmap.CheckUaddr(rec.Netid, rec.Addr) != nil {
+				found = false
+				continue
+			}
+			maddr := c.merge(rec.Addr)
+			found = true
+			out = append(out, portmap.Entry{
+				Maddr: maddr, Netid: n.Name, Semantics: n.Semantics,
+				Protofmly: n.Family, Proto: n.Proto,
+			})
+		}
+	}
+	// rpcbind counts GETADDRLIST as a GETADDR that found what its last
+	// merge found.
+	s.st.addr(portmap.V4, prog, vers, c.netid, found)
+	return out
+}
+
+// rmtcall answers CALLIT (v2, v3), BCAST (v4) and INDIRECT (v4) with
+// forwarding off, as Debian's rpcbind without -r does: only datagrams are
+// considered; a call rpcbind would never forward is answered AUTH_TOOWEAK;
+// otherwise CALLIT and BCAST stay silent, and INDIRECT answers PROG_UNAVAIL
+// for a program not registered on the transport, PROG_MISMATCH for a version
+// not registered, and SYSTEM_ERR for a registered one, which it cannot reach.
+func (s *service) rmtcall(c caller, vers, proc uint32, args, res []byte) ([]byte, error) {
+	indirect := vers == portmap.V4 && proc == portmap.RpcbIndirect
+	answer := func(err error) ([]byte, error) {
+		if indirect {
+			return nil, err
+		}
+		return nil, rpc.ErrNoReply
+	}
+	if !c.datagram {
+		return nil, rpc.ErrNoReply
+	}
+	var a portmap.RmtCallArgs
+	if !decode(args, a.Decode) || len(a.Args) > maxRmtArgs {
+		return answer(rpc.ErrGarbageArgs)
+	}
+	if !callAllowed(a.Prog, a.Proc) {
+		return nil, rpc.AuthErrorReply(rpc.AuthTooWeak)
+	}
+	rec, ok := s.reg.Lookup(a.Prog, a.Vers, c.netid, true)
+	s.st.rmtcall(vers, a.Prog, a.Vers, a.Proc, c.netid, ok && rec.Vers == a.Vers, indirect)
+	switch {
+	case !ok:
+		return answer(rpc.ErrProgUnavail)
+	case rec.Vers != a.Vers:
+		low, high, _ := s.reg.Versions(a.Prog, c.netid)
+		return answer(&rpc.Error{Status: rpc.ProgVersMismatch, Low: low, High: high})
+	}
+	s.log.Debug("server: remote call not forwarded (forwarding is off)", "prog", a.Prog, "vers", a.Vers, "proc", a.Proc, "netid", c.netid)
+	return answer(rpc.ErrSystemErr)
+}
+
+// decode runs a decoder over args and reports whether it succeeded.
+func decode(args []byte, f func(*xdr.Decoder)) bool {
+	d := xdr.NewDecoder(args)
+	f(d)
+	return d.Err() == nil
+}
+
+func itoa(v uint32) string {
+	var b [10]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			return string(b[i:])
+		}
+	}
+}

@@ -188,7 +188,10 @@ func (c *Client) dial(ctx context.Context) (net.Conn, error) {
 // refused connection, a missing socket file) SystemError.
 func dialError(ctx context.Context, err error) *Error {
 	var dns *net.DNSError
+	var done *Error
 	switch {
+	case errors.As(err, &done): // already classified by the transport
+		return done
 	case errors.As(err, &dns):
 		return &Error{Status: UnknownHost, Err: err}
 	case ctx.Err() != nil:

@@ -64,7 +64,7 @@ func (s *Server) ServePacket(conn net.PacketConn) error {
 			defer handlers.Done()
 			defer s.release()
 			defer s.putBuf(bp)
-			s.answerDatagram(pc, buf[:n], local, remote)
+			s.answerDatagram(pc, buf[:n], pc.unicast(local), remote)
 		}()
 	}
 }
@@ -87,10 +87,11 @@ func (s *Server) answerDatagram(pc *pktConn, msg []byte, local *pktLocal, remote
 // pktConn reads datagrams with their destination address and writes replies
 // from that address, through IP_PKTINFO or IPV6_PKTINFO where conn supports them.
 type pktConn struct {
-	conn net.PacketConn
-	p4   *ipv4.PacketConn // an AF_INET socket with IP_PKTINFO
-	p6   *ipv6.PacketConn // an AF_INET6 socket with IPV6_PKTINFO
-	w4   *ipv4.PacketConn // writes IP_PKTINFO, also for IPv4 callers of an AF_INET6 socket
+	ifaces ifaceCache // the host's addresses, to answer broadcasts from a unicast one
+	conn   net.PacketConn
+	p4     *ipv4.PacketConn // an AF_INET socket with IP_PKTINFO
+	p6     *ipv6.PacketConn // an AF_INET6 socket with IPV6_PKTINFO
+	w4     *ipv4.PacketConn // writes IP_PKTINFO, also for IPv4 callers of an AF_INET6 socket
 }
 
 // pktLocal is where a datagram arrived: destination address and interface.

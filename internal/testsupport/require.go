@@ -17,6 +17,8 @@ var debianPackage = map[string]string{
 	"ip":      "iproute2",
 	"nft":     "nftables",
 	"cc":      "gcc",
+	"nmap":    "nmap",
+	"tshark":  "tshark",
 	"go":      "Go at /usr/local/go/bin",
 }
 

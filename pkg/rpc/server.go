@@ -75,6 +75,15 @@ type Server struct {
 	// readers wait for a free slot. Default DefaultMaxInFlight.
 	MaxInFlight int
 
+	// ConcurrentStreamCalls lets the calls of one TCP or unix connection be
+	// handled at once, each in its own goroutine, so their replies may leave
+	// in any order. By default a connection's calls are handled one after
+	// the other in the order they arrived, as rpcbind does: a client that
+	// pipelines SETs on one connection (pmapset) then sees them applied in
+	// the order it sent them. Calls on different connections and datagrams
+	// are always handled concurrently.
+	ConcurrentStreamCalls bool
+
 	// SilentOnRPCMismatch drops calls whose rpcvers is not 2, as rpcbind
 	// does; by default they are answered MSG_DENIED RPC_MISMATCH low 2
 	// high 2 (RFC 5531 §9).

@@ -125,7 +125,11 @@ func (c *serverConn) serve() {
 			return
 		}
 		c.begin()
-		go c.handle(tmpl, msg)
+		if s.ConcurrentStreamCalls {
+			go c.handle(tmpl, msg)
+		} else {
+			c.handle(tmpl, msg)
+		}
 	}
 }
 

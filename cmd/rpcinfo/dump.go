@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/portmap-toolkit/pmap/pkg/client"
+	"github.com/portmap-toolkit/pmap/pkg/portmap"
+	"github.com/portmap-toolkit/pmap/pkg/rpc"
+)
+
+// Prefixes of rpcinfo's messages when the port mapper fails a listing.
+const (
+	cantRpcbind = "rpcinfo: can't contact rpcbind"
+	cantPortmap = "rpcinfo: can't contact portmapper"
+)
+
+// reportMapper prints a listing's failure as rpcinfo does: clnt_pcreateerror
+// for a mapper it could not reach ("prefix: RPC: ..."), clnt_perror with
+// prefix + ": " for a call that failed, which gives rpcinfo's doubled colon
+// ("rpcinfo: can't contact rpcbind: : RPC: ...").
+func (r *runner) reportMapper(prefix string, err error) error {
+	var ce *createError
+	if errors.As(err, &ce) {
+		return r.fail("%s: %s", prefix, createText(ce.err))
+	}
+	return r.fail("%s: : %s", prefix, callText(err))
+}
+
+// netidOption returns -T's transport, or nil; an unknown netid is reported as
+// rpcinfo's nc_perror reports it.
+func (r *runner) netidOption() (*netconf, error) {
+	if !r.req.hasNetid {
+		return nil, nil
+	}
+	n, ok := getnetconfigent(r.req.netid)
+	if !ok {
+		return nil, r.fail("rpcinfo: invalid transport: Netid not found in netconfig database")
+	}
+	return &n, nil
+}
+
+// rpcbDump is rpcinfo [host] and rpcinfo -s [host]: rpcbind DUMP, version 3,
+// then 4 when the mapper serves 4 and up, or portmap version 2 when it
+// serves only 2.
+func (r *runner) rpcbDump(ctx context.Context) error {
+	args := r.req.args
+	if len(args) > 1 {
+		return r.usage()
+	}
+	var netid *netconf
+	if len(args) == 1 {
+		var err error
+		if netid, err = r.netidOption(); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := r.callCtx(ctx, listTimeout)
+	defer cancel()
+	var list []portmap.RPCB
+	err := r.withMapper(ctx, first(args), len(args) == 1, netid, func(m *mapper) error {
+		var err error
+		list, err = m.c.RpcbDump(ctx, portmap.V3)
+		if err == nil {
+			return nil
+		}
+		e := asRPCError(err)
+		if e.Status != rpc.ProgVersMismatch && e.Status != rpc.ProgUnavail {
+			return err
+		}
+		switch {
+		case e.Low == portmap.V4:
+			list, err = m.c.RpcbDump(ctx, portmap.V4)
+		case e.High == portmap.V2:
+			var ms []portmap.Mapping
+			ms, err = m.c.PmapDump(ctx)
+			list = rpcbFromMappings(ms)
+		default:
+			// rpcinfo finds nothing to print: "No remote programs
+			// registered."
+			list, err = nil, nil
+		}
+		return err
+	})
+	if err != nil {
+		return r.reportMapper(cantRpcbind, err)
+	}
+	r.out.SetHost(first(args))
+	if r.req.mode == modeDumpShort {
+		return r.out.Summary(list)
+	}
+	return r.out.Registrations(list)
+}
+
+// rpcbFromMappings converts a portmap version 2 DUMP as rpcinfo does for its
+// listings: netid "udp" or "tcp" (another protocol in "%6ld"), the address
+// 0.0.0.0 with the port's low 16 bits, owner "unknown".
+func rpcbFromMappings(ms []portmap.Mapping) []portmap.RPCB {
+	out := make([]portmap.RPCB, len(ms))
+	for i, m := range ms {
+		out[i] = client.RPCBFromMapping(m)
+		if m.Prot != portmap.IPProtoTCP && m.Prot != portmap.IPProtoUDP {
+			out[i].Netid = fmt.Sprintf("%6d", m.Prot)
+		}
+	}
+	return out
+}
+
+// stats is rpcinfo -m [host]: rpcbind version 4 GETSTAT. Operands after the
+// host are ignored, as rpcinfo ignores them.
+func (r *runner) stats(ctx context.Context) error {
+	args := r.req.args
+	var netid *netconf
+	if len(args) > 0 {
+		var err error
+		if netid, err = r.netidOption(); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := r.callCtx(ctx, listTimeout)
+	defer cancel()
+	var st portmap.StatByVers
+	err := r.withMapper(ctx, first(args), len(args) > 0, netid, func(m *mapper) error {
+		var err error
+		st, err = m.c.Getstat(ctx)
+		return err
+	})
+	if err != nil {
+		return r.reportMapper(cantRpcbind, err)
+	}
+	r.out.SetHost(first(args))
+	return r.out.Stats(&st)
+}
+
+// addrList is rpcinfo -l [-T netid] host prognum versnum: rpcbind version 4
+// GETADDRLIST, asked with the netid and address rpcinfo used to reach the
+// mapper. The program and version are read once the mapper is reached, as
+// rpcinfo reads them.
+func (r *runner) addrList(ctx context.Context) error {
+	args := r.req.args
+	if len(args) != 3 {
+		return r.usage()
+	}
+	netid, err := r.netidOption()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := r.callCtx(ctx, listTimeout)
+	defer cancel()
+	// rpcinfo reads the program and version once it has reached the
+	// mapper: a bad number is reported only then.
+	p, perr := progNumber(args[1], r.names)
+	var v uint64
+	if perr == nil {
+		v, perr = versNumber(args[2])
+	}
+	prog, vers := uint32(p), uint32(v)
+	var list []portmap.Entry
+	err = r.withMapper(ctx, args[0], true, netid, func(m *mapper) error {
+		if perr != nil {
+			if err := m.connect(ctx); err != nil {
+				return err
+			}
+			return perr
+		}
+		q := portmap.RPCB{Prog: prog, Vers: vers, Netid: m.netid}
+		if m.target.IsValid() {
+			q.Addr = portmap.FormatUaddr(m.target)
+		}
+		var err error
+		list, err = m.c.Getaddrlist(ctx, q)
+		return err
+	})
+	var ne *numberError
+	if errors.As(err, &ne) {
+		return r.fail("%s", ne.msg)
+	}
+	if err != nil {
+		return r.reportMapper(cantRpcbind, err)
+	}
+	r.out.SetHost(args[0])
+	return r.out.Addresses(prog, vers, list)
+}
+
+// pmapDump is rpcinfo -p [host]: portmap version 2 DUMP, over the local
+// socket, or at the address the host's mapper gives for itself over TCP.
+func (r *runner) pmapDump(ctx context.Context) error {
+	args := r.req.args
+	if len(args) > 1 {
+		return r.usage()
+	}
+	ctx, cancel := r.callCtx(ctx, listTimeout)
+	defer cancel()
+	var c *client.Client
+	host := "(null)" // what rpcinfo's printf makes of its NULL host
+	if len(args) == 0 {
+		c = r.localClient()
+	} else {
+		host = args[0]
+		netids := protoNetids("tcp")
+		if r.req.hasNetid {
+			n, ok := getnetconfigent(r.req.netid)
+			if !ok {
+				return r.fail("rpcinfo: invalid transport: Netid not found in netconfig database")
+			}
+			netids = []netconf{n}
+		}
+		t, rc, err := r.ipGetclient(ctx, host, netids, portmap.Program, portmap.V2)
+		if err != nil {
+			return err
+		}
+		rc.Close()
+		if c, err = r.clientAt(t); err != nil {
+			return r.fail("%s: %s", host, createText(err))
+		}
+	}
+	defer c.Close()
+	list, err := c.PmapDump(ctx)
+	if err != nil {
+		if len(args) == 0 && isConnectFailure(err) {
+			return r.fail("%s: %s", cantPortmap, createText(err))
+		}
+		if st := status(err); st == rpc.ProgVersMismatch || st == rpc.ProgUnavail {
+			if asRPCError(err).Low > portmap.V2 {
+				return r.fail("%s does not support portmapper.  Try rpcinfo %s instead", host, host)
+			}
+			return errFailed
+		}
+		return r.fail("%s: %s", cantPortmap, callText(err))
+	}
+	r.out.SetHost(first(args))
+	return r.out.Mappings(list)
+}
+
+// clientAt returns a port mapper client for a service target found by
+// ipGetclient: the mapper itself, at the address it gave for itself.
+func (r *runner) clientAt(t target) (*client.Client, error) {
+	if t.network == "unix" {
+		return client.Local(&client.Options{Socket: t.address}), nil
+	}
+	ap, err := netip.ParseAddrPort(t.address)
+	if err != nil {
+		return nil, &rpc.Error{Status: rpc.UnknownAddr, Err: err}
+	}
+	return client.New(ap.Addr().String(), &client.Options{Port: int(ap.Port()), Network: t.network}), nil
+}
+
+// first returns the first operand, or "".
+func first(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}

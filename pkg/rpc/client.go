@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -196,6 +197,10 @@ func dialError(ctx context.Context, err error) *Error {
 		return &Error{Status: UnknownHost, Err: err}
 	case ctx.Err() != nil:
 		return &Error{Status: TimedOut, Err: ctx.Err()}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The dialer's deadline is the context's, but its timer may fire
+		// before the context's own: the same timeout, seen first.
+		return &Error{Status: TimedOut, Err: context.DeadlineExceeded}
 	}
 	return &Error{Status: SystemError, Err: err}
 }

@@ -92,3 +92,20 @@ func TestErrorIsAs(t *testing.T) {
 		t.Error("AuthErrorReply is not ErrAuth")
 	}
 }
+
+// TestDialDeadlineIsTimedOut: a dial cut short by the deadline the context
+// gave it is TimedOut, even when the dialer's timer fires before the
+// context's own and ctx.Err() is still nil.
+func TestDialDeadlineIsTimedOut(t *testing.T) {
+	err := &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	e := dialError(context.Background(), err)
+	if e.Status != TimedOut || e.Text() != "RPC: Timed out" {
+		t.Errorf("got %v (%q), want TimedOut", e.Status, e.Text())
+	}
+	if e := dialError(context.Background(), &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}); e.Status != SystemError {
+		t.Errorf("refused dial: %v, want SystemError", e.Status)
+	}
+	if e := dialError(context.Background(), &Error{Status: UnknownHost}); e.Status != UnknownHost {
+		t.Errorf("an *Error is kept as it is: got %v", e.Status)
+	}
+}

@@ -52,8 +52,11 @@ fuzz:
 		done; \
 	done
 
-bench:
+# Go micro-benchmarks, then each comparison of docs/performance.md against its
+# reference (rpcbind, Debian's rpcinfo, libtirpc's pmap_set) in one run.
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	bash bench/compare.sh
 
 # Build, start portmapd on a loopback port, register the seed table with
 # pmapset, list it with rpcinfo -p and -s, stop the server. Needs no root.

@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/portmap-toolkit/pmap/internal/cliutil"
 	"github.com/portmap-toolkit/pmap/pkg/client"
 )
 
@@ -83,27 +83,19 @@ func newApp(stdout, stderr io.Writer, args []string) *cli.App {
 		Usage:       "print the registrations of a port mapper in a form pmapset reads back",
 		UsageText:   "pmapdump [--output classic|extended|json] [--port PORT] [--timeout DURATION] [--socket PATH] [host]",
 		Description: description,
-		Version:     version(),
-		Flags: []cli.Flag{
+		Version:     cliutil.Version(),
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: flagOutput, Aliases: []string{"o"}, Value: formClassic, Usage: "output form: classic (pmap_dump's lines), extended (rpcbind entries) or json"},
 			&cli.IntFlag{Name: flagPort, Value: 111, Usage: "port of the port mapper on the host (TCP)"},
 			&cli.DurationFlag{Name: flagTimeout, Value: defaultTimeout, Usage: "how long to wait for the port mapper's answer"},
 			&cli.StringFlag{Name: flagSocket, Value: client.DefaultSocket, Usage: "unix socket of the local port mapper, used when no host and no --port are given", TakesFile: true},
-			&cli.StringFlag{Name: flagCompletion, Usage: "print a completion script for this shell: bash, zsh, fish"},
-			&cli.BoolFlag{Name: flagMan, Hidden: true, Usage: "print the man page (roff)"},
-		},
+		}, cliutil.DocFlags()...),
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
-		BashComplete: func(c *cli.Context) {
-			words := args
-			if len(words) > 0 {
-				words = words[1:]
-			}
-			complete(c, words[:max(len(words)-1, 0)])
-		},
-		Writer:         stdout,
-		ErrWriter:      stderr,
-		ExitErrHandler: func(*cli.Context, error) {},
+		BashComplete:         cliutil.Completer(args, completionValues),
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		ExitErrHandler:       func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			fmt.Fprintf(stderr, "pmapdump: %v\nUsage: pmapdump [options] [host]; see pmapdump --help\n", err)
 			return errUsage
@@ -131,35 +123,4 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func usagef(c *cli.Context, format string, a ...any) error {
 	fmt.Fprintf(c.App.ErrWriter, "pmapdump: "+format+"\nUsage: %s\n", append(a, c.App.UsageText)...)
 	return errUsage
-}
-
-// version returns the module version the binary was built from, or the VCS
-// revision of a development build.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	rev, dirty := "", false
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if rev == "" {
-		return "devel"
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if dirty {
-		rev += "-dirty"
-	}
-	return "devel-" + rev
 }

@@ -17,11 +17,8 @@ import (
 
 // dumpAction is the command's action: check the arguments, dump, print.
 func dumpAction(c *cli.Context) error {
-	if c.Bool(flagMan) {
-		return printMan(c)
-	}
-	if c.IsSet(flagCompletion) {
-		return printCompletion(c, c.String(flagCompletion))
+	if done, err := printDocs(c); done {
+		return err
 	}
 	form := c.String(flagOutput)
 	switch form {

@@ -6,12 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"os"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/portmap-toolkit/pmap/internal/cliutil"
 	"github.com/portmap-toolkit/pmap/internal/regfile"
 	"github.com/portmap-toolkit/pmap/pkg/portmap"
 	"github.com/portmap-toolkit/pmap/pkg/rpc"
@@ -212,7 +212,7 @@ func TestUsage(t *testing.T) {
 
 func TestVersionAndHelp(t *testing.T) {
 	got := pmapdump(t, "--version")
-	if got.code != exitOK || got.stdout != "pmapdump version "+version()+"\n" {
+	if got.code != exitOK || got.stdout != "pmapdump version "+cliutil.Version()+"\n" {
 		t.Errorf("--version = %+v", got)
 	}
 	got = pmapdump(t, "--help")
@@ -224,28 +224,12 @@ func TestVersionAndHelp(t *testing.T) {
 // TestManPage checks that pmapdump.8 is what the command's definition
 // generates; go generate (or -update) rewrites it.
 func TestManPage(t *testing.T) {
-	const path = "pmapdump.8"
 	got := pmapdump(t, "--generate-man")
 	if got.code != exitOK || got.stderr != "" {
 		t.Fatalf("--generate-man = %+v", got)
 	}
-	if *update {
-		if err := os.WriteFile(path, []byte(got.stdout), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	file, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(file) != got.stdout {
-		t.Errorf("%s is out of date: run go generate ./cmd/pmapdump", path)
-	}
-	for _, want := range []string{".TH pmapdump 8", "--output", "--port", "--timeout", "--socket", "--completion", "pmap_dump", "Exit status"} {
-		if !strings.Contains(got.stdout, want) {
-			t.Errorf("the man page does not mention %s", want)
-		}
-	}
+	cliutil.CheckManPage(t, "pmapdump.8", got.stdout, *update,
+		".TH pmapdump 8", "--output", "--port", "--timeout", "--socket", "--completion", "pmap_dump", "Exit status")
 }
 
 func TestCompletion(t *testing.T) {

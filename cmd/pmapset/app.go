@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/portmap-toolkit/pmap/internal/cliutil"
 	"github.com/portmap-toolkit/pmap/pkg/client"
 )
 
@@ -94,8 +94,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, args []string) *cli.App {
 		Usage:       "register, remove or synchronise port mapper registrations from a pmapdump file",
 		UsageText:   "pmapset [--file FILE] [--unset | --sync] [--dry-run] [--port PORT] [--timeout DURATION] [--socket PATH] [host]",
 		Description: description,
-		Version:     version(),
-		Flags: []cli.Flag{
+		Version:     cliutil.Version(),
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: flagFile, Aliases: []string{"f"}, Value: "-", Usage: "read the registrations from `FILE` (- for the standard input)", TakesFile: true},
 			&cli.BoolFlag{Name: flagUnset, Usage: "remove the listed entries instead of registering them"},
 			&cli.BoolFlag{Name: flagSync, Usage: "make the port mapper hold exactly the listed entries (program 100000 aside); print what was added and removed"},
@@ -103,22 +103,14 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, args []string) *cli.App {
 			&cli.IntFlag{Name: flagPort, Value: 111, Usage: "port of the port mapper on the host (TCP)"},
 			&cli.DurationFlag{Name: flagTimeout, Value: defaultTimeout, Usage: "how long to wait for each answer of the port mapper"},
 			&cli.StringFlag{Name: flagSocket, Value: client.DefaultSocket, Usage: "unix socket of the local port mapper, used when no host and no --port are given", TakesFile: true},
-			&cli.StringFlag{Name: flagCompletion, Usage: "print a completion script for this shell: bash, zsh, fish"},
-			&cli.BoolFlag{Name: flagMan, Hidden: true, Usage: "print the man page (roff)"},
-		},
+		}, cliutil.DocFlags()...),
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
-		BashComplete: func(c *cli.Context) {
-			words := args
-			if len(words) > 0 {
-				words = words[1:]
-			}
-			complete(c, words[:max(len(words)-1, 0)])
-		},
-		Reader:         stdin,
-		Writer:         stdout,
-		ErrWriter:      stderr,
-		ExitErrHandler: func(*cli.Context, error) {},
+		BashComplete:         cliutil.Completer(args, completionValues),
+		Reader:               stdin,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		ExitErrHandler:       func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			fmt.Fprintf(stderr, "pmapset: %v\nUsage: pmapset [options] [host]; see pmapset --help\n", err)
 			return errUsage
@@ -147,35 +139,4 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func usagef(c *cli.Context, format string, a ...any) error {
 	fmt.Fprintf(c.App.ErrWriter, "pmapset: "+format+"\nUsage: %s\n", append(a, c.App.UsageText)...)
 	return errUsage
-}
-
-// version returns the module version the binary was built from, or the VCS
-// revision of a development build.
-func version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	rev, dirty := "", false
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
-		}
-	}
-	if rev == "" {
-		return "devel"
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if dirty {
-		rev += "-dirty"
-	}
-	return "devel-" + rev
 }

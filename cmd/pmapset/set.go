@@ -20,11 +20,8 @@ import (
 // setAction is the command's action: check the arguments, read the input,
 // then plan and make the changes.
 func setAction(c *cli.Context) error {
-	if c.Bool(flagMan) {
-		return printMan(c)
-	}
-	if c.IsSet(flagCompletion) {
-		return printCompletion(c, c.String(flagCompletion))
+	if done, err := printDocs(c); done {
+		return err
 	}
 	m := modeSet
 	switch {

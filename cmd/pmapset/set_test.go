@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portmap-toolkit/pmap/internal/cliutil"
 	"github.com/portmap-toolkit/pmap/internal/regfile"
 	"github.com/portmap-toolkit/pmap/pkg/portmap"
 )
@@ -547,7 +548,7 @@ func TestUsage(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	got := pmapset(t, nil, "--version")
-	if got.code != exitOK || got.stdout != "pmapset version "+version()+"\n" {
+	if got.code != exitOK || got.stdout != "pmapset version "+cliutil.Version()+"\n" {
 		t.Errorf("--version = %+v", got)
 	}
 }
@@ -555,28 +556,12 @@ func TestVersion(t *testing.T) {
 // TestManPage checks that pmapset.8 is what the command's definition
 // generates; go generate (or -update) rewrites it.
 func TestManPage(t *testing.T) {
-	const path = "pmapset.8"
 	got := pmapset(t, nil, "--generate-man")
 	if got.code != exitOK || got.stderr != "" {
 		t.Fatalf("--generate-man = %+v", got)
 	}
-	if *update {
-		if err := os.WriteFile(path, []byte(got.stdout), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	file, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(file) != got.stdout {
-		t.Errorf("%s is out of date: run go generate ./cmd/pmapset", path)
-	}
-	for _, want := range []string{".TH pmapset 8", "--file", "--unset", "--sync", "--dry-run", "--port", "--timeout", "--socket", "--completion", "not registered", "Exit status"} {
-		if !strings.Contains(got.stdout, want) {
-			t.Errorf("the man page does not mention %s", want)
-		}
-	}
+	cliutil.CheckManPage(t, "pmapset.8", got.stdout, *update,
+		".TH pmapset 8", "--file", "--unset", "--sync", "--dry-run", "--port", "--timeout", "--socket", "--completion", "not registered", "Exit status")
 }
 
 func TestCompletion(t *testing.T) {

@@ -6,14 +6,13 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/portmap-toolkit/pmap/internal/cliutil"
 	"github.com/portmap-toolkit/pmap/internal/render"
+	"github.com/portmap-toolkit/pmap/pkg/client"
 )
 
-// version is this rpcinfo's version, printed by --version.
-const version = "1.0.0"
-
 // completionFlag is urfave/cli's hidden flag that asks for completions.
-const completionFlag = "generate-bash-completion"
+const completionFlag = cliutil.FlagBashComplete
 
 // Names of the flags.
 const (
@@ -21,13 +20,17 @@ const (
 	flagTimeout    = "timeout"
 	flagPort       = "port"
 	flagColor      = "color"
-	flagCompletion = "completion"
+	flagCompletion = cliutil.FlagCompletion
 	flagVersion    = "version"
 	flagHelp       = "help"
-	flagMan        = "generate-man"
+	flagMan        = cliutil.FlagMan
+	flagVerify     = "verify"
+	flagNFS        = "nfs"
+	flagParallel   = "parallel"
+	flagProgress   = "progress"
 )
 
-// Values of --color.
+// Values of --color and --progress.
 const (
 	colorAuto   = "auto"
 	colorAlways = "always"
@@ -48,6 +51,18 @@ number or by name (/etc/rpc).
 Options and operands may be given in any order, as with GNU getopt; "--" ends
 the options. Every failure exits with status 1.
 
+Beyond the original, rpcinfo debugs port discovery. The listings (default,
+-s, -p, -m, -l) ask several hosts at once when given several hosts (-p, -s,
+-l), a comma-separated list or a CIDR range (192.0.2.0/24), at most --parallel
+at a time, each answer labelled with its host (JSON lines with -o json); the
+addresses of a range are first swept with one UDP call each and only those
+whose port mapper answers are listed, so a range where most addresses are
+silent takes about one timeout. --verify calls every registered address and
+tells which registrations are alive, refused (the service died), silent,
+answering other versions or taken by another program. --nfs host follows an
+NFS client's path: port mapper, mountd, nfs, nlockmgr and status over tcp and
+udp, one line per step, with the likely cause of each failure.
+
 The output, messages and exit status are those of rpcinfo from rpcbind 1.2.6;
 -o table and -o json give the same answers as a table or as a JSON document
 (schema pmap.rpcinfo/v1). docs/rpcinfo.md lists where this implementation
@@ -63,7 +78,7 @@ func (r *runner) newApp(cl cmdline, words []string) *cli.App {
 		Usage:                "report RPC information",
 		UsageText:            strings.TrimSpace(strings.ReplaceAll(strings.TrimPrefix(usageText, "Usage: "), "       rpcinfo", "rpcinfo")),
 		Description:          description,
-		Version:              version,
+		Version:              cliutil.Version(),
 		HideHelp:             true,
 		HideHelpCommand:      true,
 		HideVersion:          true,
@@ -84,7 +99,7 @@ func (r *runner) newApp(cl cmdline, words []string) *cli.App {
 // flags defines every option: rpcinfo's (one letter) and this
 // implementation's (long).
 func flags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.BoolFlag{Name: "p", DisableDefaultText: true, Usage: "list the registrations with portmap (rpcbind version 2) DUMP: rpcinfo -p [host]"},
 		&cli.BoolFlag{Name: "s", DisableDefaultText: true, Usage: "list the registered programs concisely: rpcinfo -s [host]"},
 		&cli.BoolFlag{Name: "m", DisableDefaultText: true, Usage: "show rpcbind's statistics: rpcinfo -m [host]"},
@@ -98,14 +113,20 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "n", Usage: "call the service at port `portnum` instead of asking rpcbind (-t and -u)"},
 		&cli.StringFlag{Name: flagOutput, Aliases: []string{"o"}, Value: render.Classic.String(),
 			Usage: "output `form`: " + strings.Join(render.Formats(), ", ")},
-		&cli.DurationFlag{Name: flagTimeout, Usage: "time limit of the whole query, a `duration` such as 5s", DefaultText: "rpcinfo's own: 10s a call, 60s a listing"},
+		&cli.DurationFlag{Name: flagTimeout, Usage: "time limit of the whole query (of each host when several are asked, of each step of --nfs), a `duration` such as 5s", DefaultText: "rpcinfo's own: 10s a call, 60s a listing; 5s a host when several are asked"},
 		&cli.IntFlag{Name: flagPort, Usage: "`port` of the port mapper", Value: 111},
 		&cli.StringFlag{Name: flagColor, Value: colorAuto, Usage: "color the table output, `when`: auto (on a terminal, unless NO_COLOR is set), always, never"},
-		&cli.StringFlag{Name: flagCompletion, Usage: "print a completion script for `shell`: bash, zsh, fish"},
+		&cli.BoolFlag{Name: flagVerify, DisableDefaultText: true,
+			Usage: "with a listing (default, -s, -p, -l): call procedure 0 at every registered address over its own transport and print each registration as alive (with the round-trip time), refused, silent, mismatch (the versions it serves), unavailable or failed; exit 1 unless all answer"},
+		&cli.BoolFlag{Name: flagNFS, DisableDefaultText: true,
+			Usage: "check an NFS client's path to host: port mapper, mountd, nfs, nlockmgr and status over tcp and udp, one line per step with the likely cause of a failure: rpcinfo --nfs host"},
+		&cli.IntFlag{Name: flagParallel, Value: client.DefaultParallel,
+			Usage: "ask at most `n` hosts at once when a listing names several hosts or ranges"},
+		&cli.StringFlag{Name: flagProgress, Value: colorAuto,
+			Usage: "progress bar on standard error while many hosts are asked, `when`: auto (when standard error is a terminal), always, never"},
 		&cli.BoolFlag{Name: flagVersion, DisableDefaultText: true, Usage: "print the version"},
 		&cli.BoolFlag{Name: flagHelp, DisableDefaultText: true, Usage: "show this help"},
-		&cli.BoolFlag{Name: flagMan, DisableDefaultText: true, Usage: "print the man page (roff)", Hidden: true},
-	}
+	}, cliutil.DocFlags()...)
 }
 
 // action runs once urfave/cli has read the normalised arguments.
@@ -114,16 +135,10 @@ func (r *runner) action(c *cli.Context) error {
 	case c.Bool(flagHelp):
 		return cli.ShowAppHelp(c)
 	case c.Bool(flagVersion):
-		fmt.Fprintf(r.stdout, "rpcinfo (pmap) %s\n", version)
+		fmt.Fprintf(r.stdout, "rpcinfo (pmap) %s\n", cliutil.Version())
 		return nil
-	case c.IsSet(flagCompletion):
-		return r.printCompletion(c.App, c.String(flagCompletion))
-	case c.Bool(flagMan):
-		man, err := manPage(c.App)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprint(r.stdout, man)
+	}
+	if done, err := cliutil.Docs(c, func(shell string) error { return r.fail("%s: %s", r.prog, cliutil.ShellUsage(shell)) }); done {
 		return err
 	}
 	if err := r.configure(c); err != nil {
@@ -159,15 +174,8 @@ func (r *runner) configure(c *cli.Context) error {
 			strings.Join(render.Formats(), ", "))
 	}
 	r.cfg.format = f
-	switch v := c.String(flagColor); v {
-	case colorAlways:
-		r.cfg.color = true
-	case colorNever:
-		r.cfg.color = false
-	case colorAuto:
-		r.cfg.color = r.terminal && r.getenv("NO_COLOR") == "" && r.getenv("TERM") != "dumb"
-	default:
-		return r.fail("%s: invalid value %q for --%s: want %s, %s or %s", r.prog, v, flagColor, colorAuto, colorAlways, colorNever)
+	if r.cfg.color, err = r.when(c, flagColor, r.terminal && r.getenv("NO_COLOR") == "" && r.getenv("TERM") != "dumb"); err != nil {
+		return err
 	}
 	if d := c.Duration(flagTimeout); d < 0 || (c.IsSet(flagTimeout) && d == 0) {
 		return r.fail("%s: invalid value %q for --%s: want a positive duration such as 5s", r.prog, d, flagTimeout)
@@ -179,5 +187,30 @@ func (r *runner) configure(c *cli.Context) error {
 	} else if p != 111 {
 		r.cfg.port = p
 	}
+	if n := c.Int(flagParallel); n < 1 || n > maxParallel {
+		return r.fail("%s: invalid value %d for --%s: want 1 to %d", r.prog, n, flagParallel, maxParallel)
+	} else {
+		r.cfg.parallel = n
+	}
+	if r.cfg.progress, err = r.when(c, flagProgress, r.errTerminal && r.getenv("TERM") != "dumb"); err != nil {
+		return err
+	}
+	r.cfg.verify = c.Bool(flagVerify)
+	r.cfg.nfs = c.Bool(flagNFS)
 	return nil
+}
+
+// when reads an option whose value is auto, always or never (--color,
+// --progress): auto is what the terminal and the environment say.
+func (r *runner) when(c *cli.Context, flag string, auto bool) (bool, error) {
+	switch v := c.String(flag); v {
+	case colorAlways:
+		return true, nil
+	case colorNever:
+		return false, nil
+	case colorAuto:
+		return auto, nil
+	default:
+		return false, r.fail("%s: invalid value %q for --%s: want %s, %s or %s", r.prog, v, flag, colorAuto, colorAlways, colorNever)
+	}
 }

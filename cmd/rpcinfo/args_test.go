@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portmap-toolkit/pmap/internal/cliutil"
 	"github.com/portmap-toolkit/pmap/pkg/portmap"
 )
 
@@ -256,7 +257,7 @@ func TestInfo(t *testing.T) {
 			t.Errorf("--help (rc %d) lacks %q:\n%s", rc, want, out)
 		}
 	}
-	if out, _, rc := runArgs(t, nil, "--version"); rc != 0 || out != "rpcinfo (pmap) "+version+"\n" {
+	if out, _, rc := runArgs(t, nil, "--version"); rc != 0 || out != "rpcinfo (pmap) "+cliutil.Version()+"\n" {
 		t.Errorf("--version: rc %d, %q", rc, out)
 	}
 	for shell, want := range map[string]string{"bash": "complete -o default -F _rpcinfo_complete rpcinfo",

@@ -28,6 +28,7 @@ var intendedDifferences = []struct{ title, test string }{
 	{"Version discovery ends", "TestDifferenceDiscovery"},
 	{"Hostile mappers cannot overflow a buffer", "TestDifferenceHostile"},
 	{"No broadcast send warnings", "TestInteropBroadcast"},
+	{"Lists and ranges of hosts", "TestDifferenceHostLists"},
 }
 
 // TestDifferencesDocumented checks that docs/rpcinfo.md has a section for
@@ -270,5 +271,31 @@ func TestDifferenceHostile(t *testing.T) {
 	got = runOurs(t, nil, "-l", "127.0.0.1", "1", "1")
 	if want := "         1  1    " + long[:127] + "x                        -            \n"; got.rc != 0 || !strings.HasSuffix(got.out, want) {
 		t.Errorf("-l: %v\nwant the class cut at 127 bytes: %q", got, want)
+	}
+}
+
+// TestDifferenceHostLists: a list or a range of hosts asks each; Debian's
+// rpcinfo takes it for one host name and cannot resolve it.
+func TestDifferenceHostLists(t *testing.T) {
+	if !testsupport.Isolate(t) {
+		return
+	}
+	testsupport.Require(t, "rpcinfo")
+	testsupport.StartRpcbind(t)
+	for _, args := range [][]string{{"-s", "127.0.0.1,::1"}, {"-p", "127.0.0.1/32"}, {"-m", "127.0.0.1,::1"},
+		{"127.0.0.1,::1"}, {"-l", "127.0.0.1,::1", "100000", "4"}} {
+		debian := runDebian(t, nil, args...)
+		ours := runOurs(t, nil, args...)
+		if debian.rc != 1 || debian.out != "" {
+			t.Errorf("Debian's rpcinfo %q: %v", args, debian)
+		}
+		if ours.rc != 0 || ours.err != "" || !strings.HasPrefix(ours.out, "127.0.0.1:\n") {
+			t.Errorf("rpcinfo %q: %v", args, ours)
+		}
+		if strings.Contains(args[len(args)-1], ",") || (len(args) > 1 && strings.Contains(args[1], ",")) {
+			if !strings.Contains(ours.out, "\n\n::1:\n") {
+				t.Errorf("rpcinfo %q does not list ::1: %v", args, ours)
+			}
+		}
 	}
 }

@@ -60,7 +60,9 @@ func (r *runner) rpcbDump(ctx context.Context) error {
 	ctx, cancel := r.callCtx(ctx, listTimeout)
 	defer cancel()
 	var list []portmap.RPCB
+	var reached netip.Addr // where the mapper answered, for --verify
 	err := r.withMapper(ctx, first(args), len(args) == 1, netid, func(m *mapper) error {
+		reached = m.target.Addr()
 		var err error
 		list, err = m.c.RpcbDump(ctx, portmap.V3)
 		if err == nil {
@@ -88,6 +90,9 @@ func (r *runner) rpcbDump(ctx context.Context) error {
 		return r.reportMapper(cantRpcbind, err)
 	}
 	r.out.SetHost(first(args))
+	if r.cfg.verify {
+		return r.verify(ctx, first(args), reached, list)
+	}
 	if r.req.mode == modeDumpShort {
 		return r.out.Summary(list)
 	}
@@ -158,7 +163,9 @@ func (r *runner) addrList(ctx context.Context) error {
 	}
 	prog, vers := uint32(p), uint32(v)
 	var list []portmap.Entry
+	var reached netip.Addr // where the mapper answered, for --verify
 	err = r.withMapper(ctx, args[0], true, netid, func(m *mapper) error {
+		reached = m.target.Addr()
 		if perr != nil {
 			if err := m.connect(ctx); err != nil {
 				return err
@@ -181,6 +188,13 @@ func (r *runner) addrList(ctx context.Context) error {
 		return r.reportMapper(cantRpcbind, err)
 	}
 	r.out.SetHost(args[0])
+	if r.cfg.verify {
+		regs := make([]portmap.RPCB, len(list))
+		for i, e := range list {
+			regs[i] = portmap.RPCB{Prog: prog, Vers: vers, Netid: e.Netid, Addr: e.Maddr}
+		}
+		return r.verify(ctx, args[0], reached, regs)
+	}
 	return r.out.Addresses(prog, vers, list)
 }
 
@@ -194,7 +208,8 @@ func (r *runner) pmapDump(ctx context.Context) error {
 	ctx, cancel := r.callCtx(ctx, listTimeout)
 	defer cancel()
 	var c *client.Client
-	host := "(null)" // what rpcinfo's printf makes of its NULL host
+	var reached netip.Addr // where the mapper answered, for --verify
+	host := "(null)"       // what rpcinfo's printf makes of its NULL host
 	if len(args) == 0 {
 		c = r.localClient()
 	} else {
@@ -215,6 +230,9 @@ func (r *runner) pmapDump(ctx context.Context) error {
 		if c, err = r.clientAt(t); err != nil {
 			return r.fail("%s: %s", host, createText(err))
 		}
+		if ap, err := netip.ParseAddrPort(t.address); err == nil {
+			reached = ap.Addr().Unmap()
+		}
 	}
 	defer c.Close()
 	list, err := c.PmapDump(ctx)
@@ -231,6 +249,9 @@ func (r *runner) pmapDump(ctx context.Context) error {
 		return r.fail("%s: %s", cantPortmap, callText(err))
 	}
 	r.out.SetHost(first(args))
+	if r.cfg.verify {
+		return r.verify(ctx, first(args), reached, rpcbFromMappings(list))
+	}
 	return r.out.Mappings(list)
 }
 

@@ -29,6 +29,10 @@ var longFlags = map[string]bool{
 	"help":                     false,
 	"generate-man":             false,
 	"generate-bash-completion": false,
+	"verify":                   false,
+	"nfs":                      false,
+	"parallel":                 true,
+	"progress":                 true,
 }
 
 // optEvent is what getopt returns, one at a time: an option letter with its

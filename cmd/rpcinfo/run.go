@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -56,6 +57,11 @@ type config struct {
 	timeout time.Duration // --timeout for the whole query; 0: rpcinfo's own per-call timeouts
 	port    int           // --port of the port mapper; 0: 111
 	socket  string        // the local mapper's unix socket
+	// Extensions for debugging port discovery.
+	verify   bool // --verify: call every registration of a listing
+	nfs      bool // --nfs: check the NFS path of a host
+	parallel int  // --parallel: hosts asked at once
+	progress bool // a progress bar on standard error while many hosts are asked
 }
 
 // runner is one run of the command.
@@ -64,6 +70,7 @@ type runner struct {
 	prog           string              // argv[0], as getopt's messages name it
 	getenv         func(string) string // the environment
 	terminal       bool                // standard output is a terminal
+	errTerminal    bool                // standard error is a terminal
 	names          *portmap.Names      // program names, as getrpcbynumber(3) sees them
 	cfg            config
 	req            request
@@ -81,11 +88,12 @@ const (
 // exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	r := &runner{
-		stdout:   stdout,
-		stderr:   stderr,
-		getenv:   os.Getenv,
-		terminal: isTerminal(stdout),
-		names:    portmap.DefaultNames(),
+		stdout:      stdout,
+		stderr:      stderr,
+		getenv:      os.Getenv,
+		terminal:    isTerminal(stdout),
+		errTerminal: isTerminal(stderr),
+		names:       portmap.DefaultNames(),
 	}
 	return r.main(ctx, args)
 }
@@ -217,9 +225,13 @@ func longName(word string) string {
 }
 
 // dispatch runs the mode of r.req, as rpcinfo's main does once its options
-// are read.
+// are read, or this implementation's extensions: --nfs, and listings of
+// several hosts.
 func (r *runner) dispatch(ctx context.Context) error {
 	q := &r.req
+	if r.cfg.nfs {
+		return r.nfsPath(ctx)
+	}
 	if q.mode == modeNone {
 		if len(q.args) > 1 {
 			q.mode = modeProgPing
@@ -227,11 +239,28 @@ func (r *runner) dispatch(ctx context.Context) error {
 			q.mode = modeDump
 		}
 	}
+	if r.cfg.verify && !q.mode.listing() && !(q.mode == modeProgPing && slices.ContainsFunc(q.args, client.IsMany)) {
+		return r.fail("%s: --%s checks the registrations of a listing: use it without a mode, or with -s, -p or -l", r.prog, flagVerify)
+	}
+	if hosts, rest, ok := r.manyHosts(); ok {
+		return r.many(ctx, hosts, rest)
+	}
 	if r.cfg.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, r.cfg.timeout)
 		defer cancel()
 	}
+	return r.runMode(ctx)
+}
+
+// listing reports whether m lists registrations, which --verify can check.
+func (m mode) listing() bool {
+	return m == modeDump || m == modeDumpShort || m == modePmapDump || m == modeAddrList
+}
+
+// runMode runs the mode of r.req.
+func (r *runner) runMode(ctx context.Context) error {
+	q := &r.req
 	switch q.mode {
 	case modePmapDump:
 		if q.port != 0 {

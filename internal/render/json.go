@@ -20,6 +20,9 @@ const (
 	KindStatistics    = "statistics"    // rpcinfo -m
 	KindPing          = "ping"          // rpcinfo -t, -u, -T, -a
 	KindBroadcast     = "broadcast"     // rpcinfo -b
+	KindVerification  = "verification"  // rpcinfo --verify
+	KindNFS           = "nfs"           // rpcinfo --nfs
+	KindError         = "error"         // a host of many that could not be asked
 )
 
 // Header is the part every JSON document starts with.
@@ -175,11 +178,14 @@ func (p *Printer) header(kind string) Header {
 	return Header{Schema: Schema, Kind: kind, Host: p.opts.Host}
 }
 
-// encode writes v as indented JSON and a newline.
+// encode writes v as indented JSON and a newline, or on one line under
+// Options.Lines.
 func (p *Printer) encode(v any) error {
 	enc := json.NewEncoder(p.w)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
+	if !p.opts.Lines {
+		enc.SetIndent("", "  ")
+	}
 	return enc.Encode(v)
 }
 

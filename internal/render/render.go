@@ -53,6 +53,9 @@ type Options struct {
 	// Host is the host that was asked, recorded in JSON documents; "" for the
 	// local mapper or where no host applies.
 	Host string
+	// Lines writes each JSON document on one line (JSON lines), as rpcinfo
+	// does when it asks many hosts; the default indents them.
+	Lines bool
 }
 
 // Ping is the outcome of one NULL call made by rpcinfo's -t, -u, -T or -a.
@@ -85,6 +88,7 @@ type Printer struct {
 	opts    Options
 	pings   []Ping
 	replies []Reply
+	hosts   int // hosts begun by BeginHost
 }
 
 // New returns a Printer writing to w.

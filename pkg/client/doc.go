@@ -16,7 +16,11 @@
 //   - [Ping] and [PingVersions] call procedure 0 of any program at an
 //     address, the latter discovering its versions as rpcinfo does;
 //   - [Broadcast] sends CALLIT to every port mapper on the local networks
-//     and collects the answers.
+//     and collects the answers;
+//   - for many hosts at once, [ParseTargets] reads host lists and CIDR
+//     ranges, [Sweep] finds which addresses of a range answer with one
+//     socket and one timeout, and [ForEach] asks hosts with bounded
+//     concurrency, handing back the results in order.
 //
 // Every call takes a context whose deadline is the call's timeout; over UDP
 // the call is retransmitted until then. Every failure is an [*rpc.Error]

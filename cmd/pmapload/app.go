@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/portmap-toolkit/pmap/internal/cliutil"
 	"github.com/portmap-toolkit/pmap/internal/loadgen"
 )
 
@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Usage:           "load generator for ONC RPC port mappers",
 		UsageText:       name + " [options] [TARGET[:PORT]]",
 		Description:     description,
-		Version:         version(),
+		Version:         cliutil.Version(),
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
@@ -165,12 +165,4 @@ func config(c *cli.Context) (loadgen.Config, string, error) {
 		return cfg, "", usageError{errors.New("--clients, --window and --timeout must be positive; --count, --duration and --loops not negative")}
 	}
 	return cfg, form, nil
-}
-
-// version returns the module version the binary was built from, or "devel".
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portmap-toolkit/pmap/internal/regfile"
+	"github.com/portmap-toolkit/pmap/pkg/client"
 	"github.com/portmap-toolkit/pmap/pkg/portmap"
 	"github.com/portmap-toolkit/pmap/pkg/rpc"
 	"github.com/portmap-toolkit/pmap/pkg/xdr"
@@ -24,10 +25,10 @@ const (
 	// rpcbind does, never holds a long queue.
 	window = 64
 
-	// maxReply caps one reply from the mapper: a DUMP of
-	// portmap.MaxListEntries rpcbind entries is about 13 MiB; 32 MiB leaves
-	// room for long addresses and owners. Other replies are a few bytes.
-	maxReply = 32 << 20
+	// maxReply caps one reply from the mapper, as pkg/client does: a DUMP
+	// of 100,000 rpcbind entries with IPv6 addresses is under 10 MiB. Other
+	// replies are a few bytes.
+	maxReply = client.DefaultMaxReply
 )
 
 // target is the port mapper the command talks to.

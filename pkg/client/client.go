@@ -21,14 +21,15 @@ import (
 // a SET made there is owned by that uid, and by "superuser" for root.
 const DefaultSocket = "/run/rpcbind.sock"
 
-// DefaultMaxReply caps the size of one reply, in bytes: 32 MiB. The largest
+// DefaultMaxReply caps the size of one reply, in bytes: 16 MiB. The largest
 // replies of the port mapper are the DUMP lists; an rpcb entry of a short
-// netid, an IPv6 address and an owner takes about 60 to 100 bytes, so 32 MiB
+// netid, an IPv6 address and an owner takes about 60 to 100 bytes, so 16 MiB
 // holds a registry of well over 100,000 entries (DefaultMaxReply / 100 is
-// 335,544, more than portmap.MaxListEntries), while a server that claims or
-// sends more costs the client no more than this. Memory grows only as bytes
-// arrive: a reply that merely claims to be large costs nothing.
-const DefaultMaxReply = 32 << 20
+// 167,772), while a server that claims or sends more costs the client no more
+// than about twice this at the peak (the record and the decoded list), which
+// keeps the tools under 64 MiB against a list that never ends. Memory grows
+// only as bytes arrive: a reply that merely claims to be large costs nothing.
+const DefaultMaxReply = 16 << 20
 
 // Options configure a [Client]. The zero value (or nil) gives a client that
 // calls port 111 over TCP with AUTH_NONE. A client copies its options; changing

@@ -197,6 +197,7 @@ func TestHostileStream(t *testing.T) {
 			}
 			conn.Write(append(mark(len(junk), true), junk...))
 		}, Options{}, getaddr, 300 * time.Millisecond, rpc.TimedOut, nil, 2 * time.Second, 1 << 20},
+		// Refused after rpc.MaxEmptyFragments, long before the deadline.
 		{"empty fragments forever", func(conn net.Conn, call []byte) {
 			empties := make([]byte, 4096) // 1024 marks of non-last empty fragments
 			for {
@@ -204,7 +205,7 @@ func TestHostileStream(t *testing.T) {
 					return
 				}
 			}
-		}, Options{}, getaddr, 300 * time.Millisecond, rpc.TimedOut, nil, 2 * time.Second, 1 << 20},
+		}, Options{}, getaddr, 5 * time.Second, rpc.CantDecodeRes, nil, 2 * time.Second, 1 << 20},
 		{"closes the connection", func(conn net.Conn, call []byte) { conn.Close() }, Options{}, getaddr,
 			5 * time.Second, rpc.CantRecv, nil, 3 * time.Second, 1 << 20},
 		{"half a reply", func(conn net.Conn, call []byte) {

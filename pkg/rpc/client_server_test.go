@@ -585,8 +585,10 @@ func procSlowAfter(ts *testServer, d time.Duration) uint32 {
 	return procSlow
 }
 
-// TestMaxConns: connections beyond MaxConns are closed at once; those within
-// keep working.
+// TestMaxConns: with MaxConns connections open, a new connection takes the
+// place of the one idle longest, so idle connections cannot lock out new
+// callers; when every open connection has a call in progress, the new one is
+// closed at once.
 func TestMaxConns(t *testing.T) {
 	ts := startServer(t, "tcp", func(s *Server) { s.MaxConns = 2 })
 	ctx := ctxTimeout(t, 10*time.Second)
@@ -596,17 +598,47 @@ func TestMaxConns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// c1 has been idle longest: a third connection replaces it.
+	c3 := ts.dial(t, nil)
+	if _, err := c3.Call(ctx, testProg, 1, procNull, nil); err != nil {
+		t.Fatalf("new connection while the others idle: %v", err)
+	}
+	if _, err := c2.Call(ctx, testProg, 1, procNull, nil); err != nil {
+		t.Errorf("the more recently used connection: %v", err)
+	}
+	// c1's connection was closed under it; its client redials, which in
+	// turn replaces the idlest of c2 and c3.
+	if _, err := c1.Call(ctx, testProg, 1, procNull, nil); err != nil {
+		t.Errorf("redial after eviction: %v", err)
+	}
+
+	// Both open connections busy: a third is refused.
+	busy := []*Client{c1, c2}
+	if _, err := c2.Call(ctx, testProg, 1, procNull, nil); err != nil { // c2 redials if it was the one replaced
+		t.Fatal(err)
+	}
+	errs := make(chan error, len(busy))
+	for _, c := range busy {
+		go func() {
+			_, err := c.Call(ctx, testProg, 1, procSlow, nil)
+			errs <- err
+		}()
+	}
+	for range busy {
+		<-ts.gate.started
+	}
 	conn, err := net.Dial("tcp", ts.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	if _, err := readUntilEOF(conn, 5*time.Second); err != nil {
-		t.Errorf("third connection not closed: %v", err)
+		t.Errorf("connection beyond the limit while all are busy not closed: %v", err)
 	}
-	for _, c := range []*Client{c1, c2} {
-		if _, err := c.Call(ctx, testProg, 1, procNull, nil); err != nil {
-			t.Errorf("connection within the limit: %v", err)
+	close(ts.gate.release)
+	for range busy {
+		if err := <-errs; err != nil {
+			t.Errorf("busy connection: %v", err)
 		}
 	}
 }

@@ -22,6 +22,12 @@ const (
 
 	lastFragment = 1 << 31
 
+	// MaxEmptyFragments bounds the empty non-final fragments of one record.
+	// RFC 5531 §11 allows them but no implementation sends more than one or
+	// two; without a bound a peer could hold a reader with endless 4-byte
+	// headers that never add to the record's size.
+	MaxEmptyFragments = 64
+
 	// MaxFragment is the largest fragment a 31-bit length can describe.
 	MaxFragment = lastFragment - 1
 
@@ -39,41 +45,77 @@ var ErrRecordTooLong = errors.New("rpc: record exceeds size limit")
 // it to buf. A record whose fragments add up to more than max bytes (max <= 0
 // means [DefaultMaxRecord]) is refused with an error wrapping
 // [ErrRecordTooLong] as soon as a fragment header says so, before anything is
-// allocated for it; buffers grow only as bytes arrive. A clean end of stream
-// before the record starts is io.EOF; within it, io.ErrUnexpectedEOF. On error
-// the result is buf as it was passed.
+// allocated for it, and so is a record of more than [MaxEmptyFragments] empty
+// fragments, which would otherwise hold a reader forever. Memory grows only as bytes arrive: a record longer than
+// one read chunk is gathered in chunks and joined once at the end, so a large
+// record costs about twice its size at the peak, never the repeated copies of
+// a growing slice. A clean end of stream before the record starts is io.EOF;
+// within it, io.ErrUnexpectedEOF. On error the result is buf as it was passed.
 func ReadRecord(r io.Reader, buf []byte, max int) ([]byte, error) {
 	if max <= 0 {
 		max = DefaultMaxRecord
 	}
 	start := len(buf)
-	var hdr [4]byte
+	var (
+		hdr    [4]byte
+		have   int      // record bytes read so far
+		empty  int      // empty fragments read so far
+		begun  bool     // a fragment header has been read
+		chunks [][]byte // the record past its first chunk, joined at the end
+		spill  int      // bytes in chunks
+	)
+	fail := func(err error) ([]byte, error) {
+		if err == io.EOF && begun {
+			err = io.ErrUnexpectedEOF
+		}
+		return buf[:start], err
+	}
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if err == io.EOF && len(buf) > start {
-				err = io.ErrUnexpectedEOF
-			}
-			return buf[:start], err
+			return fail(err)
 		}
+		begun = true
 		h := binary.BigEndian.Uint32(hdr[:])
 		n := int(h &^ lastFragment)
-		if have := len(buf) - start; n > max-have {
+		if n > max-have {
 			return buf[:start], fmt.Errorf("%w: fragment of %d bytes after %d exceeds %d", ErrRecordTooLong, n, have, max)
+		}
+		if n == 0 && h&lastFragment == 0 {
+			if empty++; empty > MaxEmptyFragments {
+				return buf[:start], fmt.Errorf("%w: more than %d empty fragments", ErrRecordTooLong, MaxEmptyFragments)
+			}
 		}
 		for n > 0 {
 			c := min(n, readChunk)
-			buf = slices.Grow(buf, c)
-			m, err := io.ReadFull(r, buf[len(buf):len(buf)+c])
-			buf = buf[:len(buf)+m]
+			// The first chunk goes straight into buf; the rest aside.
+			direct := chunks == nil && len(buf)-start+c <= readChunk
+			var dst []byte
+			if direct {
+				buf = slices.Grow(buf, c)
+				dst = buf[len(buf) : len(buf)+c]
+			} else {
+				dst = make([]byte, c)
+			}
+			m, err := io.ReadFull(r, dst)
+			have += m
 			if err != nil {
-				if err == io.EOF {
-					err = io.ErrUnexpectedEOF
-				}
-				return buf[:start], err
+				return fail(err)
+			}
+			if direct {
+				buf = buf[:len(buf)+m]
+			} else {
+				chunks = append(chunks, dst)
+				spill += m
 			}
 			n -= c
 		}
 		if h&lastFragment != 0 {
+			if chunks != nil {
+				buf = slices.Grow(buf, spill)
+				for _, c := range chunks {
+					buf = append(buf, c...)
+				}
+			}
 			return buf, nil
 		}
 	}

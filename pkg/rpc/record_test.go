@@ -212,3 +212,43 @@ func TestWriteRecord(t *testing.T) {
 		t.Errorf("empty record written as %x, %v", w.writes, err)
 	}
 }
+
+// TestReadRecordEmptyFragments: a few empty fragments are lawful; endless ones
+// are refused after MaxEmptyFragments instead of holding the reader.
+func TestReadRecordEmptyFragments(t *testing.T) {
+	empties := func(n int) []byte {
+		var b []byte
+		for range n {
+			b = binary.BigEndian.AppendUint32(b, 0)
+		}
+		return b
+	}
+	ok := append(empties(MaxEmptyFragments), 0x80, 0, 0, 1, 'x')
+	if rec, err := ReadRecord(bytes.NewReader(ok), nil, 100); err != nil || string(rec) != "x" {
+		t.Errorf("%d empty fragments then data: %q, %v", MaxEmptyFragments, rec, err)
+	}
+	bad := empties(MaxEmptyFragments + 1)
+	if _, err := ReadRecord(bytes.NewReader(bad), nil, 100); !errors.Is(err, ErrRecordTooLong) {
+		t.Errorf("%d empty fragments: %v, want ErrRecordTooLong", MaxEmptyFragments+1, err)
+	}
+}
+
+// TestReadRecordLarge: a record many chunks long, in fragments of odd sizes,
+// comes back whole after what buf already held.
+func TestReadRecordLarge(t *testing.T) {
+	rec := make([]byte, 5*readChunk+12345)
+	for i := range rec {
+		rec[i] = byte(i * 7)
+	}
+	var wire bytes.Buffer
+	if err := WriteRecord(&wire, rec, readChunk/3+1); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadRecord(&wire, []byte("prefix"), len(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got[:6]) != "prefix" || !bytes.Equal(got[6:], rec) {
+		t.Errorf("record of %d bytes came back as %d bytes, different", len(rec), len(got)-6)
+	}
+}

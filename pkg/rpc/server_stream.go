@@ -16,10 +16,13 @@ const acceptBackoffMax = time.Second
 // Serve answers calls on the stream connections l accepts (TCP, or a unix
 // socket, whose callers' PeerCred handlers see), one record per call (RFC
 // 5531 §11), until [Server.Shutdown], after which it returns ErrServerClosed.
-// Calls on one connection are handled concurrently and answered as they
-// finish. A connection is closed when it sends a record over MaxRecord or a
-// message that is not a decodable call, when it idles past IdleTimeout, and
-// when MaxConns connections are already open (at once, on accept).
+// Calls on one connection are handled in the order they arrive (concurrently
+// with ConcurrentStreamCalls). A connection is closed when it sends a record
+// over MaxRecord or a message that is not a decodable call, and when it idles
+// past IdleTimeout. When MaxConns connections are open, a new one takes the
+// place of the one idle longest (no call in progress), so idle or slow
+// connections cannot lock out new callers; it is refused only when every
+// open connection has a call in progress.
 func (s *Server) Serve(l net.Listener) error {
 	if err := s.start(func() { s.lns[l] = struct{}{} }); err != nil {
 		return err
@@ -50,7 +53,7 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		backoff = 0
-		c := &serverConn{s: s, conn: conn}
+		c := &serverConn{s: s, conn: conn, idleSince: time.Now()}
 		s.mu.Lock()
 		switch {
 		case s.shutting.Load():
@@ -58,10 +61,16 @@ func (s *Server) Serve(l net.Listener) error {
 			conn.Close()
 			return ErrServerClosed
 		case len(s.conns) >= s.maxConns():
-			s.mu.Unlock()
-			conn.Close()
-			s.logger().Debug("rpc: connection refused: too many open", "remote", conn.RemoteAddr(), "max", s.maxConns())
-			continue
+			victim := s.idlestConn()
+			if victim == nil {
+				s.mu.Unlock()
+				conn.Close()
+				s.logger().Debug("rpc: connection refused: too many open, all busy", "remote", conn.RemoteAddr(), "max", s.maxConns())
+				continue
+			}
+			delete(s.conns, victim)
+			victim.conn.Close()
+			s.logger().Debug("rpc: closed the longest idle connection for a new one", "closed", victim.conn.RemoteAddr(), "max", s.maxConns())
 		}
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
@@ -88,8 +97,9 @@ type serverConn struct {
 	s    *Server
 	conn net.Conn
 
-	mu     sync.Mutex // guards active and the read deadline's setting
-	active int        // calls being handled
+	mu        sync.Mutex // guards active, idleSince and the read deadline's setting
+	active    int        // calls being handled
+	idleSince time.Time  // when the last call ended, or the connection opened
 
 	wmu      sync.Mutex     // one reply written at a time
 	handlers sync.WaitGroup // calls being handled
@@ -167,6 +177,9 @@ func (c *serverConn) begin() {
 func (c *serverConn) end() {
 	c.mu.Lock()
 	c.active--
+	if c.active == 0 {
+		c.idleSince = time.Now()
+	}
 	if c.active == 0 && !c.s.shutting.Load() {
 		c.conn.SetReadDeadline(time.Now().Add(c.s.idleTimeout()))
 	}
@@ -199,4 +212,20 @@ func (c *serverConn) handle(tmpl Request, msg []byte) {
 		s.logger().Debug("rpc: closing connection: reply not sent", "remote", req.Remote, "err", err)
 		c.conn.Close()
 	}
+}
+
+// idlestConn returns the open connection with no call in progress that has
+// been idle longest, or nil when every one is busy. s.mu is held.
+func (s *Server) idlestConn() *serverConn {
+	var victim *serverConn
+	var since time.Time
+	for c := range s.conns {
+		c.mu.Lock()
+		idle, t := c.active == 0, c.idleSince
+		c.mu.Unlock()
+		if idle && (victim == nil || t.Before(since)) {
+			victim, since = c, t
+		}
+	}
+	return victim
 }

@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/portmap-toolkit/pmap/pkg/portmap"
 	"github.com/portmap-toolkit/pmap/pkg/server"
@@ -17,6 +19,16 @@ import (
 
 // name is the command's name in messages and the manual page.
 const name = "portmapd"
+
+// defaultStateName is the state file -w uses when --state is not given, in
+// the warm-start directory (/run/rpcbind), beside rpcbind's own files:
+// registrations mean nothing after a reboot (the services are gone), so a
+// directory that a reboot empties is where they belong.
+const defaultStateName = "portmapd.state"
+
+// defaultUser is the account -s switches to, the one Debian's rpcbind runs
+// as and whose directory /run/rpcbind is.
+const defaultUser = "_rpc"
 
 // version returns the module version the binary was built from, or "devel".
 func version() string {
@@ -32,7 +44,7 @@ func version() string {
 // usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	if err := app.RunContext(ctx, args); err != nil {
+	if err := app.RunContext(ctx, expandShort(args)); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		if errors.As(err, new(usageError)) {
 			return 2
@@ -47,6 +59,56 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// rpcbindShort are the options of Debian's rpcbind (its getopt string is
+// "adh:ilswfr"); -h takes an argument.
+const rpcbindShort = "adhilswfr"
+
+// expandShort rewrites rpcbind's clustered short options the way getopt
+// reads them, for the flag parser, which takes one option per argument:
+// "-wf" becomes "-w -f", "-h127.0.0.1" becomes "-h 127.0.0.1". An argument
+// is rewritten only when every letter of it, up to an h, is one of
+// rpcbind's options; long options (--state) and anything after "--" are
+// left alone.
+func expandShort(args []string) []string {
+	if len(args) == 0 {
+		return args
+	}
+	out := []string{args[0]}
+	for i, a := range args[1:] {
+		if a == "--" {
+			return append(out, args[1+i:]...)
+		}
+		if len(a) < 3 || a[0] != '-' || a[1] == '-' || !isCluster(a[1:]) {
+			out = append(out, a)
+			continue
+		}
+		for j := 1; j < len(a); j++ {
+			out = append(out, "-"+a[j:j+1])
+			if a[j] == 'h' {
+				if j+1 < len(a) {
+					out = append(out, a[j+1:])
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// isCluster reports whether s is a cluster of rpcbind's short options: its
+// letters up to the first h (whose argument follows) are all options.
+func isCluster(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune(rpcbindShort, rune(s[i])) {
+			return false
+		}
+		if s[i] == 'h' {
+			return true
+		}
+	}
+	return true
+}
+
 //go:generate go test -run TestManPage -update
 
 // newApp defines the command: its flags are the manual page's source
@@ -55,103 +117,327 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:      name,
 		Usage:     "ONC RPC port mapper (portmap v2, rpcbind v3 and v4)",
-		UsageText: name + " [options]",
+		UsageText: name + " [-adfilrsw] [-h ADDRESS]... [options]",
 		Version:   version(),
 		Description: "portmapd answers program 100000, the ONC RPC port mapper: portmap version 2 and rpcbind " +
 			"versions 3 and 4 (RFC 1833), with the semantics of Debian's rpcbind 1.2.6, so that rpcinfo, " +
 			"libtirpc, nmap and Wireshark see no difference. It listens on UDP and TCP (IPv4 and IPv6) and on " +
-			"a unix socket, registers its own entries for exactly those listeners, and refuses to start when " +
-			"another port mapper holds the port or the socket.\n\n" +
-			"Only callers on the unix socket, or at 127.0.0.1 or ::1, may register (SET) and unregister (UNSET); " +
-			"others get AUTH_TOOWEAK. The owner of a registration is decided by the server: superuser for root " +
-			"on the unix socket or on a privileged loopback port, the decimal uid for other users of the unix " +
-			"socket, unknown otherwise. Indirect calls (CALLIT, BCAST, INDIRECT) are not forwarded.\n\n" +
-			"SIGTERM and SIGINT stop the server, letting the calls in progress finish. Logs go to the " +
-			"standard error.",
+			"a unix socket, or on the sockets systemd hands it (socket activation), registers its own entries " +
+			"for exactly those listeners, and refuses to start when another port mapper holds the port or the socket.\n\n" +
+			"It takes rpcbind's options with rpcbind's meaning (-a -d -f -h -i -l -r -s -w), so that rpcbind's " +
+			"service files run it unchanged: -w loads the warm-start files rpcbind -w leaves in /run/rpcbind.\n\n" +
+			"Safe by default, each part switchable: only callers on the unix socket, or at 127.0.0.1 or ::1, may " +
+			"register (SET) and unregister (UNSET), others get AUTH_TOOWEAK (-i lifts this); UNSET removes only " +
+			"the caller's own registrations unless the caller is the superuser; indirect calls (CALLIT, BCAST, " +
+			"INDIRECT) are not forwarded (-r forwards them); no UDP reply to a source off the loopback is larger " +
+			"than its call: a DUMP or GETSTAT that would be gets SYSTEM_ERR, which tells the client to ask over TCP " +
+			"(--allow-amplification lifts this); each such source is held to --udp-rate calls a second; " +
+			"--allow and --deny restrict who may call at all. docs/security.md explains each.\n\n" +
+			"With --state (or -w) every registration is written to the state file before it is acknowledged, " +
+			"and loaded at start; a change that cannot be written (a full disk, a read-only directory) is " +
+			"answered SYSTEM_ERR and nothing stored is lost. A state file that cannot be read stops the start, " +
+			"and is renamed aside.\n\n" +
+			"SIGTERM and SIGINT stop the server: it stops accepting calls, lets those in progress finish, " +
+			"makes sure every change is saved, and exits 0. Logs go to the standard error.",
 		Writer:          stdout,
 		ErrWriter:       stderr,
+		HideHelp:        true, // -h is rpcbind's host option; --help is defined below
 		HideHelpCommand: true,
 		ExitErrHandler:  func(*cli.Context, error) {}, // run reports errors; never os.Exit here
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error() + " (see --help)"}
 		},
-		Flags: []cli.Flag{
-			&cli.StringSliceFlag{
-				Name:    "listen",
-				Aliases: []string{"l"},
-				Usage:   "listen on `ADDRESS` with UDP and TCP; repeat for several (default: 0.0.0.0 and ::)",
-			},
-			&cli.UintFlag{
-				Name:    "port",
-				Aliases: []string{"p"},
-				Value:   portmap.Port,
-				Usage:   "UDP and TCP `PORT` to listen on",
-			},
-			&cli.StringFlag{
-				Name:    "socket",
-				Aliases: []string{"s"},
-				Value:   server.DefaultSocketPath,
-				Usage:   "unix socket `PATH` for local callers",
-			},
-			&cli.BoolFlag{
-				Name:  "no-socket",
-				Usage: "do not listen on a unix socket",
-			},
-			&cli.BoolFlag{
-				Name:  "answer-rpc-mismatch",
-				Usage: "answer calls of an RPC version other than 2 with RPC_MISMATCH (RFC 5531) instead of dropping them as rpcbind does",
-			},
-			&cli.StringFlag{
-				Name:  "log-format",
-				Value: "text",
-				Usage: "log `FORMAT`: text or json",
-			},
-			&cli.StringFlag{
-				Name:  "log-level",
-				Value: "info",
-				Usage: "least severe `LEVEL` logged: debug, info, warn or error",
-			},
-		},
+		Flags:  flags(),
 		Action: serve,
+	}
+}
+
+// Categories of the flags in --help and the manual page.
+const (
+	catRpcbind = "rpcbind's options"
+	catListen  = "Listening"
+	catSafety  = "Safety"
+	catState   = "State"
+	catLimits  = "Limits"
+	catLog     = "Logging"
+)
+
+// flags returns the command's flags: rpcbind's short options first, each
+// with a long name, then portmapd's own, which have long names only.
+func flags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "help", Usage: "show help"},
+
+		&cli.BoolFlag{Name: "abort", Aliases: []string{"a"}, Category: catRpcbind,
+			Usage: "rpcbind -a (abort on errors when debugging): accepted, no effect"},
+		&cli.BoolFlag{Name: "debug", Aliases: []string{"d"}, Category: catRpcbind,
+			Usage: "rpcbind -d: log at level debug (overrides --log-level)"},
+		&cli.BoolFlag{Name: "foreground", Aliases: []string{"f"}, Category: catRpcbind,
+			Usage: "rpcbind -f: stay in the foreground; portmapd always does"},
+		&cli.StringSliceFlag{Name: "host", Aliases: []string{"h"}, Category: catRpcbind,
+			Usage: "rpcbind -h: answer UDP only on `ADDRESS` (repeat for several); 127.0.0.1 and ::1 are added, TCP stays on every address, as rpcbind does; ignored under socket activation"},
+		&cli.BoolFlag{Name: "insecure", Aliases: []string{"i"}, Category: catRpcbind,
+			Usage: "rpcbind -i: let callers on any address SET and UNSET"},
+		&cli.BoolFlag{Name: "log-calls", Aliases: []string{"l"}, Category: catRpcbind,
+			Usage: "rpcbind -l: log every call with its caller, procedure and answer"},
+		&cli.BoolFlag{Name: "remote-calls", Aliases: []string{"r"}, Category: catRpcbind,
+			Usage: "rpcbind -r: forward CALLIT, BCAST and INDIRECT to the registered program (datagrams only, never to the port mapper itself nor to NFS, mount, yppasswd, rquota)"},
+		&cli.BoolFlag{Name: "drop-privileges", Aliases: []string{"s"}, Category: catRpcbind,
+			Usage: "rpcbind -s: once the sockets are open and the state loaded, run as the user --user"},
+		&cli.BoolFlag{Name: "warm-start", Aliases: []string{"w"}, Category: catRpcbind,
+			Usage: "rpcbind -w: keep the registrations across restarts: load rpcbind's warm-start files from --warm-start-dir if rpcbind left any, else the state file, which defaults to " + filepath.Join(server.DefaultWarmStartDir, defaultStateName)},
+
+		&cli.StringSliceFlag{Name: "listen", Category: catListen,
+			Usage: "listen on `ADDRESS` with UDP and TCP; repeat for several (default: 0.0.0.0 and ::); ignored under socket activation"},
+		&cli.UintFlag{Name: "port", Value: portmap.Port, Category: catListen,
+			Usage: "UDP and TCP `PORT` to listen on"},
+		&cli.StringFlag{Name: "socket", Value: server.DefaultSocketPath, Category: catListen,
+			Usage: "unix socket `PATH` for local callers"},
+		&cli.BoolFlag{Name: "no-socket", Category: catListen,
+			Usage: "do not listen on a unix socket"},
+		&cli.BoolFlag{Name: "answer-rpc-mismatch", Category: catListen,
+			Usage: "answer calls of an RPC version other than 2 with RPC_MISMATCH (RFC 5531) instead of dropping them as rpcbind does"},
+
+		&cli.BoolFlag{Name: "allow-amplification", Category: catSafety,
+			Usage: "let a UDP reply to a caller off the loopback be larger than its call (by default such a DUMP or GETSTAT gets SYSTEM_ERR: ask over TCP)"},
+		&cli.Float64Flag{Name: "udp-rate", Value: server.DefaultUDPRate, Category: catSafety,
+			Usage: "calls a second, on average, each UDP source off the loopback may make (an IPv4 address, an IPv6 /64); 0 turns the limit off"},
+		&cli.IntFlag{Name: "udp-burst", Value: server.DefaultUDPBurst, Category: catSafety,
+			Usage: "calls each such source may make at once"},
+		&cli.StringSliceFlag{Name: "allow", Category: catSafety,
+			Usage: "let callers in `PREFIX` (an address or CIDR prefix) call; repeat for several; when any is given, callers in none of them are refused unless on the loopback or the unix socket"},
+		&cli.StringSliceFlag{Name: "deny", Category: catSafety,
+			Usage: "refuse callers in `PREFIX` (AUTH_TOOWEAK) unless an --allow prefix holds them; the loopback and the unix socket are never refused"},
+		&cli.StringFlag{Name: "user", Value: defaultUser, Category: catSafety,
+			Usage: "the `USER` -s switches to"},
+
+		&cli.StringFlag{Name: "state", Category: catState,
+			Usage: "keep the registrations in `FILE`: loaded at start, written before each change is acknowledged"},
+		&cli.StringFlag{Name: "warm-start-dir", Value: server.DefaultWarmStartDir, Category: catState,
+			Usage: "`DIR` where -w looks for rpcbind's warm-start files (rpcbind.xdr, portmap.xdr)"},
+		&cli.DurationFlag{Name: "prune-interval", Category: catState,
+			Usage: "every `DURATION`, call each registered service on this host and remove those that failed to answer twice in a row; 0 means never, as in rpcbind"},
+
+		&cli.IntFlag{Name: "max-registrations", Value: server.DefaultMaxRegistrations, Category: catLimits,
+			Usage: "registrations held at most; SET beyond answers FALSE"},
+		&cli.IntFlag{Name: "max-record", Value: 64 << 10, Category: catLimits,
+			Usage: "largest call accepted, in `BYTES` (a larger TCP record closes its connection, a larger datagram is dropped)"},
+		&cli.IntFlag{Name: "max-conns", Value: 512, Category: catLimits,
+			Usage: "TCP and unix connections served at once; more are closed as they arrive"},
+		&cli.DurationFlag{Name: "idle-timeout", Value: 2 * time.Minute, Category: catLimits,
+			Usage: "close a connection idle this long"},
+		&cli.IntFlag{Name: "max-in-flight", Value: 64, Category: catLimits,
+			Usage: "calls handled at once"},
+		&cli.IntFlag{Name: "max-forwards", Value: server.DefaultMaxForwards, Category: catLimits,
+			Usage: "forwarded calls (-r) outstanding at once"},
+		&cli.DurationFlag{Name: "forward-timeout", Value: server.DefaultForwardTimeout, Category: catLimits,
+			Usage: "how long a forwarded call waits for its target"},
+
+		&cli.StringFlag{Name: "log-format", Value: "text", Category: catLog,
+			Usage: "log `FORMAT`: text or json"},
+		&cli.StringFlag{Name: "log-level", Value: "info", Category: catLog,
+			Usage: "least severe `LEVEL` logged: debug, info, warn or error"},
 	}
 }
 
 // serve is the command's action: build the server from the flags, run it
 // until the context ends.
 func serve(c *cli.Context) error {
+	if c.Bool("help") {
+		return cli.ShowAppHelp(c)
+	}
 	if c.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q (see --help)", c.Args().First())}
 	}
-	log, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
+	level := c.String("log-level")
+	if c.Bool("debug") {
+		level = "debug"
+	}
+	log, err := newLogger(c.App.ErrWriter, c.String("log-format"), level)
 	if err != nil {
 		return err
 	}
-	srv := server.New()
-	srv.Logger = log
-	srv.SocketPath = c.String("socket")
-	srv.NoSocket = c.Bool("no-socket")
-	srv.AnswerRPCMismatch = c.Bool("answer-rpc-mismatch")
-	port := c.Uint("port")
-	if port == 0 || port > 65535 {
-		return usageError{fmt.Sprintf("--port %d: want 1 to 65535", port)}
+	srv, err := newServer(c, log)
+	if err != nil {
+		return err
 	}
-	srv.Port = uint16(port)
-	if ls := c.StringSlice("listen"); len(ls) > 0 {
-		srv.Addrs = []netip.Addr{}
-		for _, s := range ls {
-			a, err := netip.ParseAddr(strings.Trim(s, "[]"))
-			if err != nil {
-				return usageError{fmt.Sprintf("--listen %q: not an IP address", s)}
-			}
-			srv.Addrs = append(srv.Addrs, a)
+	inherited, err := server.ActivationFiles()
+	if err != nil {
+		return err
+	}
+	if len(inherited) > 0 {
+		srv.Inherited = inherited
+		if c.IsSet("host") || c.IsSet("listen") {
+			log.Warn("portmapd: socket activation: -h and --listen are ignored; the socket unit says where to listen")
 		}
 	}
+	user := ""
+	if c.Bool("drop-privileges") {
+		user = c.String("user")
+	}
+	srv.Started = func() error {
+		if user != "" {
+			if err := dropPrivileges(user, srv.StateFile); err != nil {
+				return err
+			}
+			log.Info("portmapd: now running as " + user)
+		}
+		return notify("READY=1\nSTATUS=answering port mapper calls")
+	}
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-c.Context.Done():
+			notify("STOPPING=1")
+		case <-stopped:
+		}
+	}()
 	log.Info("portmapd starting", "version", version(), "port", srv.Port)
 	if err := srv.ListenAndServe(c.Context); err != nil {
 		return err
 	}
 	log.Info("portmapd stopped")
 	return nil
+}
+
+// newServer builds the server the flags describe.
+func newServer(c *cli.Context, log *slog.Logger) (*server.Server, error) {
+	srv := server.New()
+	srv.Logger = log
+	srv.SocketPath = c.String("socket")
+	srv.NoSocket = c.Bool("no-socket")
+	srv.AnswerRPCMismatch = c.Bool("answer-rpc-mismatch")
+	srv.LogCalls = c.Bool("log-calls")
+	port := c.Uint("port")
+	if port == 0 || port > 65535 {
+		return nil, usageError{fmt.Sprintf("--port %d: want 1 to 65535", port)}
+	}
+	srv.Port = uint16(port)
+	if ls := c.StringSlice("listen"); len(ls) > 0 {
+		srv.Addrs = []netip.Addr{}
+		for _, s := range ls {
+			a, err := parseAddr("--listen", s)
+			if err != nil {
+				return nil, err
+			}
+			srv.Addrs = append(srv.Addrs, a)
+		}
+	}
+	if hs := c.StringSlice("host"); len(hs) > 0 {
+		seen := make(map[netip.Addr]bool)
+		for _, s := range hs {
+			a, err := parseAddr("-h", s)
+			if err != nil {
+				return nil, err
+			}
+			if !seen[a] {
+				seen[a] = true
+				srv.UDPAddrs = append(srv.UDPAddrs, a)
+			}
+		}
+		for _, a := range []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()} {
+			if !seen[a] {
+				srv.UDPAddrs = append(srv.UDPAddrs, a)
+			}
+		}
+	}
+
+	p := &srv.Policy
+	p.AllowRemoteSet = c.Bool("insecure")
+	p.Forward = c.Bool("remote-calls")
+	p.AllowAmplification = c.Bool("allow-amplification")
+	switch rate := c.Float64("udp-rate"); {
+	case rate < 0:
+		return nil, usageError{fmt.Sprintf("--udp-rate %v: want 0 (no limit) or more", rate)}
+	case rate == 0:
+		p.NoUDPRateLimit = true
+	default:
+		p.UDPRate = rate
+	}
+	if b := c.Int("udp-burst"); b < 1 {
+		return nil, usageError{fmt.Sprintf("--udp-burst %d: want 1 or more", b)}
+	} else {
+		p.UDPBurst = b
+	}
+	var err error
+	if p.Allow, err = parsePrefixes("--allow", c.StringSlice("allow")); err != nil {
+		return nil, err
+	}
+	if p.Deny, err = parsePrefixes("--deny", c.StringSlice("deny")); err != nil {
+		return nil, err
+	}
+
+	srv.StateFile = c.String("state")
+	if c.Bool("warm-start") {
+		srv.WarmStartDir = c.String("warm-start-dir")
+		if srv.StateFile == "" {
+			srv.StateFile = filepath.Join(srv.WarmStartDir, defaultStateName)
+		}
+	}
+	if d := c.Duration("prune-interval"); d < 0 {
+		return nil, usageError{fmt.Sprintf("--prune-interval %v: want a positive duration, or 0 for never", d)}
+	} else {
+		srv.PruneInterval = d
+	}
+
+	for _, l := range []struct {
+		name string
+		dst  *int
+	}{
+		{"max-registrations", &srv.MaxRegistrations},
+		{"max-record", &srv.MaxRecord},
+		{"max-conns", &srv.MaxConns},
+		{"max-in-flight", &srv.MaxInFlight},
+		{"max-forwards", &srv.MaxForwards},
+	} {
+		v := c.Int(l.name)
+		if v < 1 {
+			return nil, usageError{fmt.Sprintf("--%s %d: want 1 or more", l.name, v)}
+		}
+		*l.dst = v
+	}
+	for _, l := range []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"idle-timeout", &srv.IdleTimeout},
+		{"forward-timeout", &srv.ForwardTimeout},
+	} {
+		v := c.Duration(l.name)
+		if v <= 0 {
+			return nil, usageError{fmt.Sprintf("--%s %v: want a positive duration", l.name, v)}
+		}
+		*l.dst = v
+	}
+	return srv, nil
+}
+
+// parseAddr reads an IP address given to flag, with or without brackets.
+func parseAddr(flag, s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	if err != nil {
+		return netip.Addr{}, usageError{fmt.Sprintf("%s %q: not an IP address", flag, s)}
+	}
+	return a.Unmap(), nil
+}
+
+// parsePrefixes reads CIDR prefixes, or plain addresses (a prefix of one).
+func parsePrefixes(flag string, ss []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range ss {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("%s %q: not an address or CIDR prefix", flag, s)}
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // newLogger returns a slog logger writing to w in format ("text" or "json")
@@ -172,7 +458,7 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 }
 
 // manual returns the manual page in section 8, generated from the command's
-// definition, the built-in --help and --version included.
+// definition, the built-in --version included.
 func manual() (string, error) {
 	app := newApp(io.Discard, io.Discard)
 	app.Setup()

@@ -130,7 +130,7 @@ func TestRun(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"portmapd", "-l", "127.0.0.1", "-p", fmt.Sprint(port), "-s", sock, "--log-format", "json"}, &stdout, &stderr)
+		done <- run(ctx, []string{"portmapd", "--listen", "127.0.0.1", "--port", fmt.Sprint(port), "--socket", sock, "--log-format", "json"}, &stdout, &stderr)
 	}()
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	waitFor(t, "unix", sock)
@@ -180,7 +180,7 @@ func TestRunRefusesBusyPort(t *testing.T) {
 	defer l.Close()
 	port := l.Addr().(*net.TCPAddr).Port
 	var stdout, stderr bytes.Buffer
-	rc := run(context.Background(), []string{"portmapd", "-l", "127.0.0.1", "-p", fmt.Sprint(port), "--no-socket"}, &stdout, &stderr)
+	rc := run(context.Background(), []string{"portmapd", "--listen", "127.0.0.1", "--port", fmt.Sprint(port), "--no-socket"}, &stdout, &stderr)
 	want := fmt.Sprintf("portmapd: server: 127.0.0.1:%d is already in use: is rpcbind or another port mapper running?", port)
 	if rc != 1 || !strings.HasPrefix(stderr.String(), want) && !strings.Contains(stderr.String(), want) {
 		t.Errorf("rc %d, stderr %q; want 1 and %q", rc, stderr.String(), want)
@@ -196,7 +196,7 @@ func TestSignals(t *testing.T) {
 			port := freePort(t)
 			sock := filepath.Join(t.TempDir(), "pm.sock")
 			var out bytes.Buffer
-			cmd := exec.Command(bin, "-l", "127.0.0.1", "-p", fmt.Sprint(port), "-s", sock)
+			cmd := exec.Command(bin, "--listen", "127.0.0.1", "--port", fmt.Sprint(port), "--socket", sock)
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

@@ -12,10 +12,18 @@
 //
 // The [Registry] keeps the registrations in the order they were made, with
 // hash indexes so that a lookup by (program, version, netid) costs the same
-// however many there are. [Policy] says who may change it; by default only
-// callers on the local socket or on a loopback address may, and CALLIT,
-// BCAST and INDIRECT are not forwarded.
+// however many there are. [Policy] says who may change it and how callers
+// are held, safe by default: only callers on the local socket or on a
+// loopback address may change it; CALLIT, BCAST and INDIRECT are not
+// forwarded (Policy.Forward forwards them as rpcbind -r does); no UDP reply
+// to a source off the loopback is larger than its call, and each such source
+// is rate limited; access lists may refuse callers. Server.StateFile keeps
+// the registrations on disk, every change written before it is acknowledged;
+// Server.WarmStartDir loads the warm-start files of Debian's rpcbind -w;
+// [ActivationFiles] and Server.Inherited take the sockets of systemd's socket
+// activation.
 //
 // docs/server.md describes the behaviour procedure by procedure and lists
-// where the server departs from rpcbind, and why.
+// where the server departs from rpcbind, and why; docs/security.md says what
+// the defaults protect against and what the state file survives.
 package server

@@ -46,18 +46,25 @@ func (ls *listeners) close() {
 	}
 }
 
-// ListenAndServe opens the sockets the fields ask for (UDP and TCP on each of
-// Addrs at Port, and the unix socket at SocketPath), registers the port
-// mapper's own entries for them and answers calls until ctx ends or Shutdown
-// is called. It refuses to start, with an error that says so, when another
-// port mapper holds the port or the socket; a stale socket file (nothing
-// accepts on it) is removed. When ctx ends it shuts down, giving the calls in
-// progress DefaultShutdownTimeout, and returns nil; after Shutdown it returns
-// ErrServerClosed.
+// ListenAndServe loads the state (StateFile, WarmStartDir), opens the
+// sockets the fields ask for (TCP on each of Addrs at Port, UDP on each of
+// UDPAddrs or else Addrs, and the unix socket at SocketPath) or takes the
+// Inherited ones, registers the port mapper's own entries for them, calls
+// Started, and answers calls until ctx ends or Shutdown is called. It
+// refuses to start, with an error that says so, when another port mapper
+// holds the port or the socket, or when the state file cannot be read; a
+// stale socket file (nothing accepts on it) is removed. When ctx ends it
+// shuts down, giving the calls in progress DefaultShutdownTimeout, and
+// returns nil once every change is in the state file; after Shutdown it
+// returns ErrServerClosed.
 func (s *Server) ListenAndServe(ctx context.Context) error {
-	s.init()
+	if err := s.start(); err != nil {
+		s.closeOnce.Do(s.close)
+		return err
+	}
 	ls, err := s.listen(ctx)
 	if err != nil {
+		s.closeOnce.Do(s.close)
 		return err
 	}
 	// Register every listener's own entries before the first call can
@@ -67,6 +74,13 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 	}
 	for _, p := range ls.packet {
 		s.registerSelf(p.LocalAddr(), rawConnOf(p))
+	}
+	if s.Started != nil {
+		if err := s.Started(); err != nil {
+			ls.close()
+			s.closeOnce.Do(s.close)
+			return err
+		}
 	}
 	errc := make(chan error, len(ls.stream)+len(ls.packet))
 	for _, l := range ls.stream {
@@ -110,6 +124,9 @@ func (s *Server) listen(ctx context.Context) (_ *listeners, err error) {
 		}
 	}()
 	log := s.logger()
+	if len(s.Inherited) > 0 {
+		return inheritedListeners(s.Inherited, log)
+	}
 	port := s.Port
 	if port == 0 {
 		port = portmap.Port
@@ -129,6 +146,10 @@ func (s *Server) listen(ctx context.Context) (_ *listeners, err error) {
 		l, err := lc.Listen(ctx, "tcp"+fam, hp)
 		if err == nil {
 			ls.stream = append(ls.stream, l)
+			if s.UDPAddrs != nil { // UDP has addresses of its own
+				log.Info("server: listening", "tcp", l.Addr().String())
+				continue
+			}
 			var p net.PacketConn
 			p, err = lc.ListenPacket(ctx, "udp"+fam, hp)
 			if err == nil {
@@ -139,6 +160,24 @@ func (s *Server) listen(ctx context.Context) (_ *listeners, err error) {
 		}
 		if defaults && a.Is6() && noIPv6(err) {
 			log.Warn("server: no IPv6 on this system; listening on IPv4 only", "err", err)
+			continue
+		}
+		return nil, listenError(a, port, err)
+	}
+	for _, a := range s.UDPAddrs {
+		a = a.Unmap()
+		fam := "4"
+		if a.Is6() {
+			fam = "6"
+		}
+		p, err := lc.ListenPacket(ctx, "udp"+fam, netip.AddrPortFrom(a, port).String())
+		if err == nil {
+			ls.packet = append(ls.packet, p)
+			log.Info("server: listening", "udp", p.LocalAddr().String())
+			continue
+		}
+		if a == netip.IPv6Loopback() && noIPv6(err) {
+			log.Warn("server: no IPv6 on this system; not listening on ::1", "err", err)
 			continue
 		}
 		return nil, listenError(a, port, err)

@@ -9,16 +9,55 @@ import (
 	"github.com/portmap-toolkit/pmap/pkg/rpc"
 )
 
-// Policy says what the port mapper lets callers do beyond looking up
-// addresses. The zero value is the behaviour of Debian's rpcbind started
-// without options: only local callers change the registry, and nothing is
-// forwarded.
+// Policy says what the port mapper lets callers do and how it protects
+// itself and others from them. The zero value is the safe default, each part
+// of which a field turns off (docs/security.md, "Threat model and defaults"):
+// only local callers change the registry; nothing is forwarded; no UDP reply
+// to a non-loopback caller is larger than the call that drew it; each
+// non-loopback UDP source is held to DefaultUDPRate calls a second; every
+// caller may query.
 type Policy struct {
 	// AllowRemoteSet lets callers that are neither on the local socket nor on
 	// a loopback address (127.0.0.1, ::1) SET and UNSET, as rpcbind's -i
 	// ("insecure") does. By default they are answered MSG_DENIED AUTH_ERROR
 	// AUTH_TOOWEAK.
 	AllowRemoteSet bool
+
+	// Forward makes CALLIT (v2, v3), BCAST and INDIRECT (v4) call the
+	// target program and relay its answer, as rpcbind's -r does. By default
+	// they are answered as rpcbind without -r answers them (docs/server.md).
+	// Even when on, only datagram calls are forwarded, only to programs
+	// registered on this host, never to the port mapper itself nor to the
+	// programs rpcbind refuses to call (NFS, mount MNT/UMNT, ...), with at
+	// most Server.MaxForwards calls outstanding, each for at most
+	// Server.ForwardTimeout.
+	Forward bool
+
+	// AllowAmplification lifts the rule that a UDP reply to a caller that is
+	// not on a loopback address is no larger than the call that drew it.
+	// Under the rule, a reply that would be larger is replaced by SYSTEM_ERR
+	// (24 bytes, less than the smallest call), which clients take as "ask
+	// over TCP"; a caller that wants a large answer over UDP may pad its
+	// call (in the credential, for instance) to the size of the answer.
+	AllowAmplification bool
+
+	// UDPRate and UDPBurst hold each non-loopback UDP source (an IPv4
+	// address, an IPv6 /64) to UDPRate calls a second on average and
+	// UDPBurst at once; calls beyond are dropped without a reply. Zero means
+	// DefaultUDPRate and DefaultUDPBurst; NoUDPRateLimit turns the limit
+	// off. Loopback, TCP and local-socket callers are never limited.
+	UDPRate        float64
+	UDPBurst       int
+	NoUDPRateLimit bool
+
+	// Allow and Deny are the access lists of callers that are neither on the
+	// local socket nor on a loopback address, which are always let in, as
+	// tcp_wrappers' hosts.allow and hosts.deny were for portmap: a caller in
+	// an Allow prefix is let in; otherwise one in a Deny prefix is refused;
+	// otherwise the caller is let in when Allow is empty and refused when it
+	// is not. A refused call is answered MSG_DENIED AUTH_ERROR AUTH_TOOWEAK,
+	// whatever its procedure. Both empty: everyone may query.
+	Allow, Deny []netip.Prefix
 }
 
 // privilegedPort is IPPORT_RESERVED: a source port below it can only be bound
@@ -118,6 +157,41 @@ func (c caller) owner() string {
 // maySet reports whether the policy lets the caller SET and UNSET.
 func (p Policy) maySet(c caller) bool {
 	return p.AllowRemoteSet || c.isLoopback()
+}
+
+// mayQuery reports whether the access lists let the caller in at all:
+// local-socket and loopback callers always, others as Policy.Allow and
+// Policy.Deny say.
+func (p Policy) mayQuery(c caller) bool {
+	if c.isLocal() || c.onLoopback() {
+		return true
+	}
+	a := c.remote.Addr()
+	for _, pfx := range p.Allow {
+		if pfx.Contains(a) {
+			return true
+		}
+	}
+	for _, pfx := range p.Deny {
+		if pfx.Contains(a) {
+			return false
+		}
+	}
+	return len(p.Allow) == 0
+}
+
+// onLoopback reports whether an IP caller is on a loopback address, any of
+// 127.0.0.0/8 or ::1: a source the kernel never accepts from outside the
+// host, so one an attacker cannot spoof to aim replies at a victim.
+func (c caller) onLoopback() bool {
+	return !c.isLocal() && c.remote.Addr().IsLoopback()
+}
+
+// isRemoteDatagram reports whether the call came over UDP from a source that
+// is not on a loopback address: the calls the reflection rules and the rate
+// limit apply to.
+func (c caller) isRemoteDatagram() bool {
+	return c.datagram && !c.onLoopback()
 }
 
 // Programs and procedures rpcbind never calls on a caller's behalf, whatever

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/portmap-toolkit/pmap/pkg/portmap"
 	"github.com/portmap-toolkit/pmap/pkg/xdr"
@@ -32,9 +34,16 @@ const (
 // the registrations whose netid is exactly "tcp" or "udp" and whose address
 // ends in two port parts, as rpcbind's pmaplist does. Addresses and netids are
 // stored as given; the registry does not check them.
+//
+// A server with a state file (Server.StateFile) writes every change to it
+// before the change is acknowledged; Set and Unset then wait for the write
+// and report false when it fails, the change undone.
 type Registry struct {
 	mu  sync.RWMutex
 	max int
+	gen uint64 // counts additions and removals, to tell a batch that changed nothing
+
+	j atomic.Pointer[journal] // the state file's journal, when there is one
 
 	all   chain                // every entry, in registration order
 	exact map[exactKey]*entry  // (prog, vers, lower-case netid)
@@ -183,9 +192,21 @@ func (r *Registry) intern(s string) string {
 // the registry is full. rec.Owner is stored as given: the server, not the
 // caller, decides it.
 func (r *Registry) Set(rec portmap.RPCB) bool {
+	ok, err := r.apply(context.Background(), func() bool { return r.set(rec, false, 0) })
+	return ok && err == nil
+}
+
+// apply runs change, which modifies the registry, with the registry's lock
+// held, and returns its answer. With a state file, the change is made durable
+// first (see journal): the error is then the write's, and the change is
+// undone. Without one it never fails.
+func (r *Registry) apply(ctx context.Context, change func() bool) (bool, error) {
+	if j := r.j.Load(); j != nil {
+		return j.submit(ctx, change)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.set(rec, false, 0)
+	return change(), nil
 }
 
 // setOwn registers one of the mapper's own entries, keeping the own entries
@@ -194,6 +215,9 @@ func (r *Registry) Set(rec portmap.RPCB) bool {
 func (r *Registry) setOwn(rec portmap.RPCB, rank int) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if e, ok := r.exact[exactKey{rec.Prog, rec.Vers, lower(rec.Netid)}]; ok && e.own {
+		return true // a second listener of the netid: the first is registered
+	}
 	return r.set(rec, true, rank)
 }
 
@@ -206,6 +230,7 @@ func (r *Registry) set(rec portmap.RPCB, own bool, rank int) bool {
 		return false
 	}
 	ln = r.intern(ln)
+	r.gen++
 	e := &entry{rec: rec, lnetid: ln, own: own, rank: rank}
 	if rec.Netid == ln {
 		e.rec.Netid = ln // share the interned string
@@ -256,6 +281,7 @@ func (c *chain) insertOrdered(e *entry, i int) {
 // delete removes e from every list and index.
 func (r *Registry) delete(e *entry) {
 	rec := e.rec
+	r.gen++
 	r.all.remove(e, listAll)
 	unchainKey(r.pv, pvKey{rec.Prog, rec.Vers}, e, listPV)
 	unchainKey(r.pn, pnKey{rec.Prog, e.lnetid}, e, listPN)
@@ -282,9 +308,8 @@ func unchainKey[K comparable](m map[K]*chain, k K, e *entry, i int) {
 // OwnerSuperuser. As in rpcbind, the matching registrations that come before
 // the first one owner may not remove are removed.
 func (r *Registry) Unset(prog, vers uint32, netid, owner string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.unset(prog, vers, netid, owner)
+	ok, err := r.apply(context.Background(), func() bool { return r.unset(prog, vers, netid, owner) })
+	return ok && err == nil
 }
 
 func (r *Registry) unset(prog, vers uint32, netid, owner string) bool {
@@ -419,6 +444,96 @@ func (r *Registry) DumpV2() []portmap.Mapping {
 		}
 	}
 	return out
+}
+
+// userRecordsLocked returns the registrations other than the mapper's own,
+// in registration order: what the state file holds.
+func (r *Registry) userRecordsLocked() []portmap.RPCB {
+	out := make([]portmap.RPCB, 0, r.all.n)
+	for e := r.all.head; e != nil; e = e.links[listAll].next {
+		if !e.own {
+			out = append(out, e.rec)
+		}
+	}
+	return out
+}
+
+// userRecords is userRecordsLocked for a caller without the lock.
+func (r *Registry) userRecords() []portmap.RPCB {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.userRecordsLocked()
+}
+
+// restoreLocked puts back recs as the registrations other than the mapper's
+// own, in their order: the state after the last good write.
+func (r *Registry) restoreLocked(recs []portmap.RPCB) {
+	for e := r.all.head; e != nil; {
+		next := e.links[listAll].next
+		if !e.own {
+			r.delete(e)
+		}
+		e = next
+	}
+	for _, rec := range recs {
+		r.set(rec, false, 0)
+	}
+}
+
+// load adds recs, registrations read from a state or warm-start file, to an
+// empty registry, skipping the port mapper's own program (the server
+// registers its own entries for the listeners it has now). It returns how
+// many were refused (a duplicate, or a registry full).
+func (r *Registry) load(recs []portmap.RPCB) (refused int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rec := range recs {
+		if rec.Prog == portmap.Program {
+			continue
+		}
+		if _, dup := r.exact[exactKey{rec.Prog, rec.Vers, lower(rec.Netid)}]; dup || !r.set(rec, false, 0) {
+			refused++
+		}
+	}
+	return refused
+}
+
+// setMax changes the number of registrations the registry holds at most
+// (DefaultMaxRegistrations when max <= 0); registrations already beyond it
+// stay.
+func (r *Registry) setMax(max int) {
+	if max <= 0 {
+		max = DefaultMaxRegistrations
+	}
+	r.mu.Lock()
+	r.max = max
+	r.mu.Unlock()
+}
+
+// pruneLocked removes the registration of rec's (prog, vers, netid) if it is
+// still rec (same address and owner), as pruning found it, and reports
+// whether it did.
+func (r *Registry) pruneLocked(rec portmap.RPCB) bool {
+	e, ok := r.exact[exactKey{rec.Prog, rec.Vers, lower(rec.Netid)}]
+	if !ok || e.own || e.rec != rec {
+		return false
+	}
+	r.delete(e)
+	return true
+}
+
+// ownPort reports whether one of the mapper's own registrations has a
+// universal address ending in port: the mapper's own listeners, which are
+// never the target of a forwarded call.
+func (r *Registry) ownPort(port uint32) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for e := r.all.head; e != nil && e.own; e = e.links[listAll].next {
+		if p, ok := uaddrPort(e.rec.Addr); ok && p == port {
+			return true
+		}
+	}
+	return false
 }
 
 // Len returns the number of registrations.

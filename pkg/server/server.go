@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -38,8 +40,21 @@ type Server struct {
 	// system has none); an empty, non-nil slice means no IP listeners.
 	Addrs []netip.Addr
 
+	// UDPAddrs, when not nil, are the addresses ListenAndServe listens on
+	// for UDP instead of Addrs, as rpcbind's -h restricts only UDP: TCP
+	// stays on Addrs.
+	UDPAddrs []netip.Addr
+
 	// Port is the UDP and TCP port of ListenAndServe; 0 means 111.
 	Port uint16
+
+	// Inherited are sockets handed over by a service manager (systemd's
+	// socket activation: see ActivationFiles). When there are any,
+	// ListenAndServe serves exactly these, TCP, UDP and unix stream
+	// sockets alike, and opens none of its own: Addrs, UDPAddrs, Port,
+	// SocketPath and NoSocket are ignored, as rpcbind ignores -h under
+	// socket activation. The server owns them from then on.
+	Inherited []*os.File
 
 	// SocketPath is the unix socket ListenAndServe listens on for local
 	// callers, whose peer credentials decide the owner of what they
@@ -47,8 +62,52 @@ type Server struct {
 	SocketPath string
 	NoSocket   bool
 
-	// Policy says who may change the registry.
+	// Policy says who may change the registry, what is forwarded, and how
+	// callers are limited; its zero value is the safe default.
 	Policy Policy
+
+	// LogCalls logs every call at level Info, with its caller, procedure
+	// and answer, as rpcbind's -l logs connections; calls dropped by the
+	// rate limit are not logged, so that a flood cannot flood the log too.
+	LogCalls bool
+
+	// StateFile, when set, is where the registrations are kept across
+	// restarts: loaded when the server starts serving, and rewritten with
+	// every change before the change is acknowledged (docs/security.md,
+	// "Durability"). A change that cannot be written is answered SYSTEM_ERR
+	// and undone. A file that cannot be decoded stops the start with a
+	// *StateError, the file renamed aside.
+	StateFile string
+
+	// WarmStartDir, when set, is a directory where Debian's rpcbind -w
+	// leaves its warm-start files (DefaultWarmStartDir, /run/rpcbind). If it
+	// holds any, their registrations are loaded at start in place of
+	// StateFile's (rpcbind ran last: portmapd removes the files once they
+	// are in its state file) and, when there is a StateFile, written to it
+	// and the files removed.
+	WarmStartDir string
+
+	// PruneInterval, when positive, makes the server call the NULL
+	// procedure of every registered service on this host at that interval
+	// and remove the registrations of those that failed to answer twice in
+	// a row. Off (0) by default, as in rpcbind.
+	PruneInterval time.Duration
+
+	// MaxRegistrations caps the registry (DefaultMaxRegistrations when 0):
+	// SET beyond it answers FALSE.
+	MaxRegistrations int
+
+	// MaxForwards and ForwardTimeout bound forwarding (Policy.Forward): the
+	// calls outstanding at once and the wait for each; zero means
+	// DefaultMaxForwards and DefaultForwardTimeout.
+	MaxForwards    int
+	ForwardTimeout time.Duration
+
+	// Started, when set, is called by ListenAndServe once the state is
+	// loaded and the sockets are open, before the first call is read; an
+	// error stops the server. cmd/portmapd drops privileges and tells
+	// systemd it is ready there.
+	Started func() error
 
 	// AnswerRPCMismatch answers a call whose RPC version is not 2 with
 	// MSG_DENIED RPC_MISMATCH, as RFC 5531 §9 says. By default such a call
@@ -72,11 +131,17 @@ type Server struct {
 	// Now is the clock GETTIME reads; nil means time.Now.
 	Now func() time.Time
 
-	reg      *Registry
-	regOnce  sync.Once
-	initOnce sync.Once
-	svc      *service
-	rs       *rpc.Server
+	reg       *Registry
+	regOnce   sync.Once
+	initOnce  sync.Once
+	svc       *service
+	rs        *rpc.Server
+	startOnce sync.Once
+	startErr  error
+	journal   *journal
+	stopPrune context.CancelFunc
+	pruneDone chan struct{}
+	closeOnce sync.Once
 }
 
 // New returns a Server with an empty registry and every field at its
@@ -114,7 +179,8 @@ func (s *Server) init() {
 		if now == nil {
 			now = time.Now
 		}
-		s.svc = &service{reg: s.Registry(), policy: s.Policy, now: now, log: log}
+		s.svc = &service{reg: s.Registry(), policy: s.Policy, now: now, log: log,
+			logCalls: s.LogCalls, limit: newLimiter(s.Policy, time.Now)}
 		s.rs = &rpc.Server{
 			Handler:             s.svc,
 			MaxRecord:           s.MaxRecord,
@@ -137,7 +203,10 @@ func (s *Server) logger() *slog.Logger {
 // ErrServerClosed. It first registers the port mapper's own entries for l's
 // address: versions 4, 3 and 2 on tcp, 4 and 3 on tcp6 and local.
 func (s *Server) Serve(l net.Listener) error {
-	s.init()
+	if err := s.start(); err != nil {
+		l.Close()
+		return err
+	}
 	s.registerSelf(l.Addr(), rawConnOf(l))
 	return s.rs.Serve(l)
 }
@@ -146,17 +215,130 @@ func (s *Server) Serve(l net.Listener) error {
 // then returns ErrServerClosed. It first registers the port mapper's own
 // entries for pc's address: versions 4, 3 and 2 on udp, 4 and 3 on udp6.
 func (s *Server) ServePacket(pc net.PacketConn) error {
-	s.init()
+	if err := s.start(); err != nil {
+		pc.Close()
+		return err
+	}
 	s.registerSelf(pc.LocalAddr(), rawConnOf(pc))
 	return s.rs.ServePacket(pc)
 }
 
 // Shutdown stops the server gracefully: it closes the listeners, lets the
-// calls in progress finish and closes the connections. If ctx ends first it
-// closes everything at once and returns ctx's error.
+// calls in progress finish and closes the connections, then stops pruning
+// and forwarding and waits until every change is in the state file. If ctx
+// ends first it closes the connections at once and returns ctx's error.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.init()
-	return s.rs.Shutdown(ctx)
+	err := s.rs.Shutdown(ctx)
+	s.closeOnce.Do(s.close)
+	return err
+}
+
+// start readies what serving needs, once: the registry's limit, the state
+// (a state file, rpcbind's warm-start files), forwarding and pruning.
+func (s *Server) start() error {
+	s.init()
+	s.startOnce.Do(func() { s.startErr = s.open() })
+	return s.startErr
+}
+
+func (s *Server) open() error {
+	log := s.svc.log
+	reg := s.Registry()
+	reg.setMax(s.MaxRegistrations)
+	max := s.MaxRegistrations
+	if max <= 0 {
+		max = DefaultMaxRegistrations
+	}
+	if err := s.loadState(max); err != nil {
+		return err
+	}
+	if s.Policy.Forward {
+		f, err := newForwarder(s.MaxForwards, s.ForwardTimeout, log)
+		if err != nil {
+			s.closeJournal()
+			return err
+		}
+		s.svc.fwd = f
+	}
+	if s.PruneInterval > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stopPrune, s.pruneDone = cancel, make(chan struct{})
+		go func() {
+			defer close(s.pruneDone)
+			s.pruneLoop(ctx)
+		}()
+	}
+	return nil
+}
+
+// loadState fills the registry from the state file or rpcbind's warm-start
+// files and, with a state file, attaches its journal.
+func (s *Server) loadState(max int) error {
+	log := s.svc.log
+	reg := s.Registry()
+	now := s.svc.now()
+	var recs []portmap.RPCB
+	var err error
+	if s.StateFile != "" {
+		// The directory may be a fresh /run after a boot: make it, as
+		// systemd's RuntimeDirectory= would.
+		if err := os.MkdirAll(filepath.Dir(s.StateFile), stateDirMode); err != nil {
+			return &StateError{Path: s.StateFile, Err: err}
+		}
+		if recs, err = loadState(s.StateFile, max, now); err != nil {
+			return err
+		}
+	}
+	var warm []string
+	if s.WarmStartDir != "" {
+		wrecs, files, err := readWarmStart(s.WarmStartDir, max, now)
+		if err != nil {
+			return err
+		}
+		if len(files) > 0 {
+			recs, warm = wrecs, files
+			log.Info("server: loaded rpcbind's warm-start files", "files", files, "registrations", len(wrecs))
+		}
+	}
+	if refused := reg.load(recs); refused > 0 {
+		log.Warn("server: registrations of the saved state not restored (duplicates, or over the limit)", "count", refused)
+	}
+	if s.StateFile == "" {
+		return nil
+	}
+	committed := reg.userRecords()
+	if warm != nil {
+		if err := writeState(s.StateFile, committed); err != nil {
+			return err
+		}
+		if err := removeWarmStart(warm); err != nil {
+			log.Warn("server: could not remove rpcbind's warm-start files; they will be read again at the next start", "err", err)
+		}
+	}
+	log.Info("server: state file", "path", s.StateFile, "registrations", len(committed))
+	s.journal = newJournal(s.StateFile, reg, committed, log)
+	reg.j.Store(s.journal)
+	return nil
+}
+
+// close stops what start started, after the last call has been answered:
+// pruning, forwarding, and the journal, whose queued changes are written.
+func (s *Server) close() {
+	if s.stopPrune != nil {
+		s.stopPrune()
+		<-s.pruneDone
+	}
+	if s.svc.fwd != nil {
+		s.svc.fwd.close()
+	}
+	s.closeJournal()
+}
+
+func (s *Server) closeJournal() {
+	if s.journal != nil {
+		s.journal.close()
+	}
 }
 
 // selfRank orders the mapper's own entries as rpcbind lists them: tcp6, udp6,

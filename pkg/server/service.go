@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -47,12 +49,16 @@ var netidBit = map[string]uint32{
 
 // service is the rpc.Handler of program 100000, versions 2, 3 and 4.
 type service struct {
-	reg    *Registry
-	st     stats
-	policy Policy
-	now    func() time.Time
-	log    *slog.Logger
-	netids atomic.Uint32 // netidBit of the transports being served
+	reg      *Registry
+	st       stats
+	policy   Policy
+	now      func() time.Time
+	log      *slog.Logger
+	logCalls bool          // log every call (rpcbind's -l)
+	limit    *limiter      // the per-source UDP rate limit; nil when off
+	fwd      *forwarder    // set once serving starts with Policy.Forward
+	local    localAddrs    // this host's addresses, for forwarding
+	netids   atomic.Uint32 // netidBit of the transports being served
 }
 
 // addNetid records that the server has a transport for netid.
@@ -74,7 +80,29 @@ func (s *service) hasNetid(netid string) bool {
 }
 
 // ServeRPC answers a call to the port mapper.
-func (s *service) ServeRPC(_ context.Context, req *rpc.Request, res []byte) ([]byte, error) {
+func (s *service) ServeRPC(ctx context.Context, req *rpc.Request, res []byte) ([]byte, error) {
+	h := &req.Header
+	c := callerOf(req)
+	if c.isRemoteDatagram() && s.limit != nil && !s.limit.allow(c.remote.Addr()) {
+		s.log.Debug("server: dropped a call over the source's rate limit", "remote", c.remote)
+		return nil, rpc.ErrNoReply
+	}
+	if !s.policy.mayQuery(c) {
+		if s.logCalls {
+			s.log.Info("server: call refused by the access lists", "remote", c.remote, "netid", c.netid, "prog", h.Prog, "vers", h.Vers, "proc", h.Proc)
+		}
+		return nil, rpc.AuthErrorReply(rpc.AuthTooWeak)
+	}
+	res, err := s.answer(ctx, c, req, res)
+	if s.logCalls {
+		s.logCall(c, h, err)
+	}
+	return res, err
+}
+
+// answer answers a call the guards let in; replies sent as datagrams are
+// held to the size rules (docs/security.md, "Reflection").
+func (s *service) answer(ctx context.Context, c caller, req *rpc.Request, res []byte) ([]byte, error) {
 	h := &req.Header
 	switch {
 	case h.Prog != portmap.Program:
@@ -82,15 +110,24 @@ func (s *service) ServeRPC(_ context.Context, req *rpc.Request, res []byte) ([]b
 	case h.Vers < portmap.V2 || h.Vers > portmap.V4:
 		return nil, &rpc.Error{Status: rpc.ProgVersMismatch, Low: portmap.V2, High: portmap.V4}
 	}
-	c := callerOf(req)
 	s.st.proc(h.Vers, h.Proc)
 	var err error
 	if h.Vers == portmap.V2 {
-		res, err = s.serveV2(c, h.Proc, req.Args, res)
+		res, err = s.serveV2(ctx, c, req, res)
 	} else {
-		res, err = s.serveRPCB(c, h.Vers, h.Proc, req.Args, res)
+		res, err = s.serveRPCB(ctx, c, req, res)
 	}
-	if err == nil && c.datagram && len(res) > maxUDPResults {
+	if err != nil || !c.datagram {
+		return res, err
+	}
+	// Every other answer (an error, 20 to 32 bytes) is smaller than the
+	// smallest call (minCallLen bytes).
+	if size := acceptedHeaderLen + len(res); c.isRemoteDatagram() && !s.policy.AllowAmplification && size > callLen(req) {
+		s.log.Debug("server: answered SYSTEM_ERR rather than a datagram larger than its call",
+			"remote", c.remote, "vers", h.Vers, "proc", h.Proc, "bytes", size, "call", callLen(req))
+		return nil, rpc.ErrSystemErr
+	}
+	if len(res) > maxUDPResults {
 		s.log.Debug("server: reply too large for a datagram", "vers", h.Vers, "proc", h.Proc,
 			"bytes", acceptedHeaderLen+len(res), "max", MaxUDPReply)
 		if h.Vers == portmap.V2 {
@@ -98,11 +135,47 @@ func (s *service) ServeRPC(_ context.Context, req *rpc.Request, res []byte) ([]b
 		}
 		return nil, rpc.ErrSystemErr
 	}
-	return res, err
+	return res, nil
+}
+
+// logCall logs a call that was answered, as rpcbind -l logs connections.
+func (s *service) logCall(c caller, h *rpc.CallHeader, err error) {
+	from := c.remote.String()
+	if c.isLocal() {
+		from = "local"
+		if c.cred != nil {
+			from = "local uid " + itoa(c.cred.UID)
+		}
+	}
+	answer := "SUCCESS"
+	switch {
+	case errors.Is(err, rpc.ErrNoReply):
+		answer = "no reply"
+	case err != nil:
+		var e *rpc.Error
+		if errors.As(err, &e) {
+			answer = e.Status.String()
+		} else {
+			answer = err.Error()
+		}
+	}
+	s.log.Info("server: call", "from", from, "netid", c.netid, "prog", h.Prog, "vers", h.Vers, "proc", h.Proc, "answer", answer)
+}
+
+// change applies a change to the registry, durably when there is a state
+// file; a change that could not be stored is answered SYSTEM_ERR (and was
+// undone).
+func (s *service) change(ctx context.Context, f func(r *Registry) bool) (bool, error) {
+	ok, err := s.reg.apply(ctx, func() bool { return f(s.reg) })
+	if err != nil {
+		return false, rpc.ErrSystemErr
+	}
+	return ok, nil
 }
 
 // serveV2 answers portmap version 2 (RFC 1833 §3.2).
-func (s *service) serveV2(c caller, proc uint32, args, res []byte) ([]byte, error) {
+func (s *service) serveV2(ctx context.Context, c caller, req *rpc.Request, res []byte) ([]byte, error) {
+	proc, args := req.Header.Proc, req.Args
 	switch proc {
 	case portmap.ProcNull:
 		return res, nil
@@ -117,15 +190,21 @@ func (s *service) serveV2(c caller, proc uint32, args, res []byte) ([]byte, erro
 			return nil, rpc.AuthErrorReply(rpc.AuthTooWeak)
 		}
 		var ok bool
+		var err error
 		if proc == portmap.PmapSet {
-			ok = s.setV2(m, owner)
+			ok, err = s.setV2(ctx, m, owner)
 			s.st.set(portmap.V2, ok)
 		} else {
 			// UNSET removes both protocols' mappings, whatever prot says.
-			okTCP := s.reg.Unset(m.Prog, m.Vers, portmap.NetidTCP, owner)
-			okUDP := s.reg.Unset(m.Prog, m.Vers, portmap.NetidUDP, owner)
-			ok = okTCP || okUDP
+			ok, err = s.change(ctx, func(r *Registry) bool {
+				okTCP := r.unset(m.Prog, m.Vers, portmap.NetidTCP, owner)
+				okUDP := r.unset(m.Prog, m.Vers, portmap.NetidUDP, owner)
+				return okTCP || okUDP
+			})
 			s.st.unset(portmap.V2, ok)
+		}
+		if err != nil {
+			return nil, err
 		}
 		return xdr.AppendBool(res, ok), nil
 	case portmap.PmapGetport:
@@ -141,7 +220,7 @@ func (s *service) serveV2(c caller, proc uint32, args, res []byte) ([]byte, erro
 	case portmap.PmapDump:
 		return s.reg.appendDumpV2(res), nil
 	case portmap.PmapCallit:
-		return s.rmtcall(c, portmap.V2, proc, args, res)
+		return s.rmtcall(ctx, c, req, res)
 	}
 	return nil, rpc.ErrProcUnavail
 }
@@ -149,17 +228,19 @@ func (s *service) serveV2(c caller, proc uint32, args, res []byte) ([]byte, erro
 // setV2 registers a v2 mapping as rpcbind does: under netid "tcp" or "udp"
 // with the address 0.0.0.0.p1.p2 of the low 16 bits of the port; any other
 // prot is refused.
-func (s *service) setV2(m portmap.Mapping, owner string) bool {
+func (s *service) setV2(ctx context.Context, m portmap.Mapping, owner string) (bool, error) {
 	netid, ok := portmap.NetidForProt(m.Prot)
 	if !ok {
-		return false
+		return false, nil
 	}
 	addr := "0.0.0.0." + itoa(m.Port>>8&0xff) + "." + itoa(m.Port&0xff)
-	return s.reg.Set(portmap.RPCB{Prog: m.Prog, Vers: m.Vers, Netid: netid, Addr: addr, Owner: owner})
+	rec := portmap.RPCB{Prog: m.Prog, Vers: m.Vers, Netid: netid, Addr: addr, Owner: owner}
+	return s.change(ctx, func(r *Registry) bool { return r.set(rec, false, 0) })
 }
 
 // serveRPCB answers rpcbind versions 3 and 4 (RFC 1833 §2.2).
-func (s *service) serveRPCB(c caller, vers, proc uint32, args, res []byte) ([]byte, error) {
+func (s *service) serveRPCB(ctx context.Context, c caller, req *rpc.Request, res []byte) ([]byte, error) {
+	vers, proc, args := req.Header.Vers, req.Header.Proc, req.Args
 	v4 := vers == portmap.V4
 	switch {
 	case proc == portmap.ProcNull:
@@ -175,13 +256,17 @@ func (s *service) serveRPCB(c caller, vers, proc uint32, args, res []byte) ([]by
 		}
 		owner := c.owner()
 		var ok bool
+		var err error
 		if proc == portmap.RpcbSet {
 			r.Owner = owner
-			ok = s.reg.Set(r)
+			ok, err = s.change(ctx, func(reg *Registry) bool { return reg.set(r, false, 0) })
 			s.st.set(vers, ok)
 		} else {
-			ok = s.reg.Unset(r.Prog, r.Vers, r.Netid, owner)
+			ok, err = s.change(ctx, func(reg *Registry) bool { return reg.unset(r.Prog, r.Vers, r.Netid, owner) })
 			s.st.unset(vers, ok)
+		}
+		if err != nil {
+			return nil, err
 		}
 		return xdr.AppendBool(res, ok), nil
 	case proc == portmap.RpcbGetaddr || (v4 && proc == portmap.RpcbGetversaddr):
@@ -195,7 +280,7 @@ func (s *service) serveRPCB(c caller, vers, proc uint32, args, res []byte) ([]by
 	case proc == portmap.RpcbDump:
 		return s.reg.appendDump(res), nil
 	case proc == portmap.RpcbCallit: // BCAST in version 4
-		return s.rmtcall(c, vers, proc, args, res)
+		return s.rmtcall(ctx, c, req, res)
 	case proc == portmap.RpcbGettime:
 		return xdr.AppendUint32(res, uint32(s.now().Unix())), nil
 	case proc == portmap.RpcbUaddr2taddr:
@@ -212,7 +297,7 @@ func (s *service) serveRPCB(c caller, vers, proc uint32, args, res []byte) ([]by
 		}
 		return xdr.AppendString(res, netbufToUaddr(c.netid, nb.Buf)), nil
 	case v4 && proc == portmap.RpcbIndirect:
-		return s.rmtcall(c, vers, proc, args, res)
+		return s.rmtcall(ctx, c, req, res)
 	case v4 && proc == portmap.RpcbGetaddrlist:
 		var r portmap.RPCB
 		if !decode(args, r.Decode) {
@@ -282,13 +367,22 @@ func (s *service) getaddrlist(c caller, prog, vers uint32) []portmap.Entry {
 	return out
 }
 
-// rmtcall answers CALLIT (v2, v3), BCAST (v4) and INDIRECT (v4) with
-// forwarding off, as Debian's rpcbind without -r does: only datagrams are
-// considered; a call rpcbind would never forward is answered AUTH_TOOWEAK;
-// otherwise CALLIT and BCAST stay silent, and INDIRECT answers PROG_UNAVAIL
-// for a program not registered on the transport, PROG_MISMATCH for a version
-// not registered, and SYSTEM_ERR for a registered one, which it cannot reach.
-func (s *service) rmtcall(c caller, vers, proc uint32, args, res []byte) ([]byte, error) {
+// rmtcall answers CALLIT (v2, v3), BCAST (v4) and INDIRECT (v4). Only
+// datagrams are considered (over a stream there is no answer at all); a call
+// rpcbind would never forward is answered AUTH_TOOWEAK; a program not
+// registered on the transport gets silence from CALLIT and BCAST, and
+// PROG_UNAVAIL from INDIRECT (PROG_MISMATCH for a version not registered).
+//
+// With forwarding off, as Debian's rpcbind without -r, CALLIT and BCAST stay
+// silent and INDIRECT answers SYSTEM_ERR for a registered target. With it on
+// (rpcbind -r), the call is forwarded and the target's results come back
+// wrapped as rpcbind wraps them: v2 call_result {port, res}, v3/v4
+// rpcb_rmtcallres {the target's address as the caller reaches it, results};
+// a target that answers with an error, does not answer in time or cannot be
+// reached gets the caller silence (CALLIT, BCAST) or SYSTEM_ERR (INDIRECT).
+func (s *service) rmtcall(ctx context.Context, c caller, req *rpc.Request, res []byte) ([]byte, error) {
+	h := &req.Header
+	vers, proc := h.Vers, h.Proc
 	indirect := vers == portmap.V4 && proc == portmap.RpcbIndirect
 	answer := func(err error) ([]byte, error) {
 		if indirect {
@@ -300,7 +394,7 @@ func (s *service) rmtcall(c caller, vers, proc uint32, args, res []byte) ([]byte
 		return nil, rpc.ErrNoReply
 	}
 	var a portmap.RmtCallArgs
-	if !decode(args, a.Decode) || len(a.Args) > maxRmtArgs {
+	if !decode(req.Args, a.Decode) || len(a.Args) > maxRmtArgs {
 		return answer(rpc.ErrGarbageArgs)
 	}
 	if !callAllowed(a.Prog, a.Proc) {
@@ -315,8 +409,56 @@ func (s *service) rmtcall(c caller, vers, proc uint32, args, res []byte) ([]byte
 		low, high, _ := s.reg.Versions(a.Prog, c.netid)
 		return answer(&rpc.Error{Status: rpc.ProgVersMismatch, Low: low, High: high})
 	}
-	s.log.Debug("server: remote call not forwarded (forwarding is off)", "prog", a.Prog, "vers", a.Vers, "proc", a.Proc, "netid", c.netid)
-	return answer(rpc.ErrSystemErr)
+	if s.fwd == nil {
+		s.log.Debug("server: remote call not forwarded (forwarding is off)", "prog", a.Prog, "vers", a.Vers, "proc", a.Proc, "netid", c.netid)
+		return answer(rpc.ErrSystemErr)
+	}
+	target, err := portmap.ParseUaddr(rec.Netid, rec.Addr)
+	if err != nil {
+		return answer(rpc.ErrSystemErr)
+	}
+	var results []byte
+	if a.Prog == portmap.Program {
+		// Only NULL gets here (callAllowed): answered without calling
+		// ourselves, with what the call would have returned, and counted
+		// as the NULL call rpcbind makes to itself.
+		s.st.proc(a.Vers, nullProc)
+	} else {
+		target, ok = s.forwardTarget(target)
+		if !ok {
+			s.log.Debug("server: remote call not forwarded: the target is not a service of this host", "prog", a.Prog, "addr", rec.Addr)
+			return answer(rpc.ErrSystemErr)
+		}
+		if results, err = s.fwd.forward(ctx, target, a.Prog, a.Vers, a.Proc, h.Cred, h.Verf, a.Args); err != nil {
+			s.log.Debug("server: forwarded call failed", "prog", a.Prog, "vers", a.Vers, "proc", a.Proc, "to", target, "err", err)
+			return answer(rpc.ErrSystemErr)
+		}
+	}
+	if vers == portmap.V2 {
+		return portmap.CallResult{Port: uint32(target.Port()), Res: results}.Append(res), nil
+	}
+	return portmap.RmtCallRes{Addr: c.merge(rec.Addr), Results: results}.Append(res), nil
+}
+
+// forwardTarget returns where a forwarded call goes for a registered
+// address: a wildcard host means this host's loopback address; any other
+// host must be an address of this host; the port must not be one of the
+// mapper's own (its listeners or its forwarding sockets).
+func (s *service) forwardTarget(ap netip.AddrPort) (netip.AddrPort, bool) {
+	a := ap.Addr()
+	switch {
+	case a.IsUnspecified() && a.Is4():
+		a = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	case a.IsUnspecified():
+		a = netip.IPv6Loopback()
+	case !s.local.has(a):
+		return netip.AddrPort{}, false
+	}
+	ap = netip.AddrPortFrom(a, ap.Port())
+	if ap.Port() == 0 || s.reg.ownPort(uint32(ap.Port())) || s.fwd.isOwn(ap) {
+		return netip.AddrPort{}, false
+	}
+	return ap, true
 }
 
 // decode runs a decoder over args and reports whether it succeeded.

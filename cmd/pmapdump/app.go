@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/portmap-toolkit/pmap/internal/cliutil"
-	"github.com/portmap-toolkit/pmap/pkg/client"
 )
 
 // Exit statuses.
@@ -69,10 +68,7 @@ docs/pmapdump.md has the full grammar of the forms.`
 
 // Names of the flags.
 const (
-	flagOutput  = "output"
-	flagPort    = "port"
-	flagTimeout = "timeout"
-	flagSocket  = "socket"
+	flagOutput = "output"
 )
 
 // newApp builds the command; run and the man page test share it. args are
@@ -86,10 +82,7 @@ func newApp(stdout, stderr io.Writer, args []string) *cli.App {
 		Version:     cliutil.Version(),
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: flagOutput, Aliases: []string{"o"}, Value: formClassic, Usage: "output form: classic (pmap_dump's lines), extended (rpcbind entries) or json"},
-			&cli.IntFlag{Name: flagPort, Value: 111, Usage: "port of the port mapper on the host (TCP)"},
-			&cli.DurationFlag{Name: flagTimeout, Value: defaultTimeout, Usage: "how long to wait for the port mapper's answer"},
-			&cli.StringFlag{Name: flagSocket, Value: client.DefaultSocket, Usage: "unix socket of the local port mapper, used when no host and no --port are given", TakesFile: true},
-		}, cliutil.DocFlags()...),
+		}, append(cliutil.MapperFlags(defaultTimeout, "how long to wait for the port mapper's answer"), cliutil.DocFlags()...)...),
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
 		BashComplete:         cliutil.Completer(args, completionValues),

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/portmap-toolkit/pmap/internal/cliutil"
 	"github.com/portmap-toolkit/pmap/internal/regfile"
 	"github.com/portmap-toolkit/pmap/pkg/client"
 	"github.com/portmap-toolkit/pmap/pkg/portmap"
@@ -29,18 +29,14 @@ func dumpAction(c *cli.Context) error {
 	if c.NArg() > 1 {
 		return usagef(c, "too many arguments: %q (options go before the host)", c.Args().Slice())
 	}
-	port := c.Int(flagPort)
-	if port < 1 || port > 65535 {
-		return usagef(c, "bad --port %d (want 1 to 65535)", port)
+	mp, err := cliutil.MapperFrom(c)
+	if err != nil {
+		return usagef(c, "%v", err)
 	}
-	if c.Duration(flagTimeout) <= 0 {
-		return usagef(c, "bad --timeout %v (want a positive duration such as 5s)", c.Duration(flagTimeout))
-	}
-	t := target{host: c.Args().First(), port: port, portSet: c.IsSet(flagPort), socket: c.String(flagSocket), socketSet: c.IsSet(flagSocket)}
-	cl, where := t.client()
+	cl, where := mp.Client()
 	defer cl.Close()
 
-	ctx, cancel := context.WithTimeout(c.Context, c.Duration(flagTimeout))
+	ctx, cancel := context.WithTimeout(c.Context, mp.Timeout)
 	defer cancel()
 	names := portmap.DefaultNames()
 	var out []byte
@@ -60,7 +56,7 @@ func dumpAction(c *cli.Context) error {
 			return dumpError(where, err)
 		}
 		if form == formJSON {
-			return writeJSON(c.App.Writer, kind, t.host, entries)
+			return writeJSON(c.App.Writer, kind, mp.Host, entries)
 		}
 		out = append(out, regfile.ExtendedHeader...)
 		for _, e := range entries {
@@ -130,33 +126,4 @@ func dumpError(where string, err error) error {
 		return fmt.Errorf("the port mapper at %s failed to list its registrations: %s", where, re.Text())
 	}
 	return fmt.Errorf("the port mapper at %s: %w", where, err)
-}
-
-// target is the port mapper the command talks to.
-type target struct {
-	host      string // "" for the local mapper
-	port      int
-	portSet   bool
-	socket    string
-	socketSet bool
-}
-
-// client returns a client for t and a description of where it goes: the
-// local mapper's unix socket when no host and no port are given and the
-// socket exists (or was named), TCP otherwise.
-func (t target) client() (*client.Client, string) {
-	if t.host == "" && !t.portSet && (t.socketSet || isSocket(t.socket)) {
-		return client.Local(&client.Options{Socket: t.socket}), t.socket
-	}
-	host := t.host
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	return client.New(host, &client.Options{Port: t.port}), fmt.Sprintf("%s port %d", host, t.port)
-}
-
-// isSocket reports whether path is a unix socket.
-func isSocket(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode()&os.ModeSocket != 0
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/portmap-toolkit/pmap/internal/cliutil"
-	"github.com/portmap-toolkit/pmap/pkg/client"
 )
 
 // Exit statuses.
@@ -77,13 +76,10 @@ or the port mapper could not be reached; 2 for a wrong command line.`
 
 // Names of the flags.
 const (
-	flagFile    = "file"
-	flagUnset   = "unset"
-	flagSync    = "sync"
-	flagDryRun  = "dry-run"
-	flagPort    = "port"
-	flagTimeout = "timeout"
-	flagSocket  = "socket"
+	flagFile   = "file"
+	flagUnset  = "unset"
+	flagSync   = "sync"
+	flagDryRun = "dry-run"
 )
 
 // newApp builds the command; run and the man page test share it. args are
@@ -100,10 +96,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, args []string) *cli.App {
 			&cli.BoolFlag{Name: flagUnset, Usage: "remove the listed entries instead of registering them"},
 			&cli.BoolFlag{Name: flagSync, Usage: "make the port mapper hold exactly the listed entries (program 100000 aside); print what was added and removed"},
 			&cli.BoolFlag{Name: flagDryRun, Aliases: []string{"n"}, Usage: "print what would be done and change nothing"},
-			&cli.IntFlag{Name: flagPort, Value: 111, Usage: "port of the port mapper on the host (TCP)"},
-			&cli.DurationFlag{Name: flagTimeout, Value: defaultTimeout, Usage: "how long to wait for each answer of the port mapper"},
-			&cli.StringFlag{Name: flagSocket, Value: client.DefaultSocket, Usage: "unix socket of the local port mapper, used when no host and no --port are given", TakesFile: true},
-		}, cliutil.DocFlags()...),
+		}, append(cliutil.MapperFlags(defaultTimeout, "how long to wait for each answer of the port mapper"), cliutil.DocFlags()...)...),
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
 		BashComplete:         cliutil.Completer(args, completionValues),

@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"strconv"
 	"sync"
 	"time"
 
+	"github.com/portmap-toolkit/pmap/internal/cliutil"
 	"github.com/portmap-toolkit/pmap/internal/regfile"
 	"github.com/portmap-toolkit/pmap/pkg/client"
 	"github.com/portmap-toolkit/pmap/pkg/portmap"
@@ -30,38 +29,6 @@ const (
 	// replies are a few bytes.
 	maxReply = client.DefaultMaxReply
 )
-
-// target is the port mapper the command talks to.
-type target struct {
-	host      string // "" for the local mapper
-	port      int
-	portSet   bool
-	socket    string
-	socketSet bool
-}
-
-// dialAddr returns the network and address to dial for t, and a description
-// of it for messages: the local mapper's unix socket when no host and no port
-// are given and the socket exists (or was named), TCP otherwise.
-func (t target) dialAddr() (network, addr, where string) {
-	if t.host == "" && !t.portSet && (t.socketSet || isSocket(t.socket)) {
-		return "unix", t.socket, t.socket
-	}
-	host := t.host
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	if len(host) > 1 && host[0] == '[' && host[len(host)-1] == ']' {
-		host = host[1 : len(host)-1]
-	}
-	return "tcp", net.JoinHostPort(host, strconv.Itoa(t.port)), fmt.Sprintf("%s port %d", host, t.port)
-}
-
-// isSocket reports whether path is a unix socket.
-func isSocket(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode()&os.ModeSocket != 0
-}
 
 // mapper is one connection to the port mapper, over which every call of a
 // run goes, in the order they are made.
@@ -126,8 +93,8 @@ func (w *watchConn) waitPast(n uint64, done <-chan struct{}) {
 }
 
 // dialMapper connects to t's mapper.
-func dialMapper(ctx context.Context, t target, timeout time.Duration) (*mapper, error) {
-	network, addr, where := t.dialAddr()
+func dialMapper(ctx context.Context, t cliutil.Mapper, timeout time.Duration) (*mapper, error) {
+	network, addr, where := t.Addr()
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var d net.Dialer

@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/portmap-toolkit/pmap/internal/cliutil"
 	"github.com/portmap-toolkit/pmap/internal/regfile"
 	"github.com/portmap-toolkit/pmap/pkg/portmap"
 	"github.com/portmap-toolkit/pmap/pkg/rpc"
@@ -35,14 +36,11 @@ func setAction(c *cli.Context) error {
 	if c.NArg() > 1 {
 		return usagef(c, "too many arguments: %q (options go before the host)", c.Args().Slice())
 	}
-	port := c.Int(flagPort)
-	if port < 1 || port > 65535 {
-		return usagef(c, "bad --port %d (want 1 to 65535)", port)
+	t, err := cliutil.MapperFrom(c)
+	if err != nil {
+		return usagef(c, "%v", err)
 	}
-	timeout := c.Duration(flagTimeout)
-	if timeout <= 0 {
-		return usagef(c, "bad --timeout %v (want a positive duration such as 5s)", timeout)
-	}
+	timeout := t.Timeout
 	stderr := c.App.ErrWriter
 
 	entries, err := readEntries(c)
@@ -55,11 +53,10 @@ func setAction(c *cli.Context) error {
 		return errReported
 	}
 
-	t := target{host: c.Args().First(), port: port, portSet: c.IsSet(flagPort), socket: c.String(flagSocket), socketSet: c.IsSet(flagSocket)}
 	ctx := c.Context
 	mp, err := dialMapper(ctx, t, timeout)
 	if err != nil {
-		_, _, where := t.dialAddr()
+		_, _, where := t.Addr()
 		fmt.Fprintf(stderr, "pmapset: can't contact the port mapper at %s: %s\n", where, rpcText(err))
 		return errReported
 	}

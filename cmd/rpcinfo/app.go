@@ -8,6 +8,7 @@ import (
 
 	"github.com/portmap-toolkit/pmap/internal/cliutil"
 	"github.com/portmap-toolkit/pmap/internal/render"
+	"github.com/portmap-toolkit/pmap/pkg/audit"
 	"github.com/portmap-toolkit/pmap/pkg/client"
 )
 
@@ -28,6 +29,14 @@ const (
 	flagNFS        = "nfs"
 	flagParallel   = "parallel"
 	flagProgress   = "progress"
+	flagAudit      = "audit"
+	flagDiscover   = "discover"
+	flagProbe      = "probe"
+	flagNoForward  = "no-forward"
+	flagWindow     = "window"
+	flagAttempts   = "attempts"
+	flagPrograms   = "programs"
+	flagRate       = "rate"
 )
 
 // Values of --color and --progress.
@@ -62,6 +71,15 @@ tells which registrations are alive, refused (the service died), silent,
 answering other versions or taken by another program. --nfs host follows an
 NFS client's path: port mapper, mountd, nfs, nlockmgr and status over tcp and
 udp, one line per step, with the likely cause of each failure.
+
+It also checks what a port mapper gives away. --audit host... measures, from
+here, how many bytes each UDP reply carries for each byte of request (the
+amplification factor of portmap and rpcbind DUMP and GETSTAT, every datagram
+counted) and whether remote calls are forwarded, and says what fixes it; it
+never registers or removes anything, and exits 2 when it finds a reflector or
+a forwarder. --discover -T udp|tcp host:port... finds which RPC programs
+answer at a port without asking the port mapper (nmap's rpc-grind), and the
+versions they serve. Both take lists and ranges of hosts like the listings.
 
 The output, messages and exit status are those of rpcinfo from rpcbind 1.2.6;
 -o table and -o json give the same answers as a table or as a JSON document
@@ -113,7 +131,8 @@ func flags() []cli.Flag {
 		&cli.StringFlag{Name: "n", Usage: "call the service at port `portnum` instead of asking rpcbind (-t and -u)"},
 		&cli.StringFlag{Name: flagOutput, Aliases: []string{"o"}, Value: render.Classic.String(),
 			Usage: "output `form`: " + strings.Join(render.Formats(), ", ")},
-		&cli.DurationFlag{Name: flagTimeout, Usage: "time limit of the whole query (of each host when several are asked, of each step of --nfs), a `duration` such as 5s", DefaultText: "rpcinfo's own: 10s a call, 60s a listing; 5s a host when several are asked"},
+		&cli.DurationFlag{Name: flagTimeout, Usage: "time limit of the whole query (of each host when several are asked or with --audit, of each step of --nfs, of each target of --discover), a `duration` such as 5s",
+			DefaultText: "rpcinfo's own: 10s a call, 60s a listing; 5s a host when several are asked; 10s a host for --audit; none for --discover"},
 		&cli.IntFlag{Name: flagPort, Usage: "`port` of the port mapper", Value: 111},
 		&cli.StringFlag{Name: flagColor, Value: colorAuto, Usage: "color the table output, `when`: auto (on a terminal, unless NO_COLOR is set), always, never"},
 		&cli.BoolFlag{Name: flagVerify, DisableDefaultText: true,
@@ -121,9 +140,27 @@ func flags() []cli.Flag {
 		&cli.BoolFlag{Name: flagNFS, DisableDefaultText: true,
 			Usage: "check an NFS client's path to host: port mapper, mountd, nfs, nlockmgr and status over tcp and udp, one line per step with the likely cause of a failure: rpcinfo --nfs host"},
 		&cli.IntFlag{Name: flagParallel, Value: client.DefaultParallel,
-			Usage: "ask at most `n` hosts at once when a listing names several hosts or ranges"},
+			Usage:       "ask at most `n` hosts at once when a listing names several hosts or ranges (--audit: at most 25, 16 by default; --discover: 16 by default)",
+			DefaultText: fmt.Sprint(client.DefaultParallel)},
 		&cli.StringFlag{Name: flagProgress, Value: colorAuto,
 			Usage: "progress bar on standard error while many hosts are asked, `when`: auto (when standard error is a terminal), always, never"},
+		&cli.BoolFlag{Name: flagAudit, DisableDefaultText: true,
+			Usage: "audit each host as a UDP reflector: the amplification factor of each probe (reply bytes over request bytes, every datagram counted) and whether remote calls are forwarded, with a verdict and the advice that fixes it; exit 2 when a reflector or forwarder is found: rpcinfo --audit host..."},
+		&cli.StringFlag{Name: flagProbe, Value: "all",
+			Usage: "with --audit: the probes to run, a comma-separated `list` of dump-v2, dump-v3, dump-v4, getstat-v4, or all, or none (the forwarding check only)"},
+		&cli.BoolFlag{Name: flagNoForward, DisableDefaultText: true, Usage: "with --audit: leave out the forwarding check"},
+		&cli.IntFlag{Name: flagAttempts, Value: audit.DefaultAttempts,
+			Usage: "with --audit: send each probe up to `n` times while nothing comes back (every send counts in the factor)"},
+		&cli.DurationFlag{Name: flagWindow,
+			Usage:       "with --audit, how long each probe listens after a send; with --discover, how long each call waits for its answer: a `duration` such as 500ms",
+			DefaultText: "1s for --audit, 2s for --discover"},
+		&cli.BoolFlag{Name: flagDiscover, DisableDefaultText: true,
+			Usage: "find which RPC programs answer at a port, without the port mapper, and the versions they serve: rpcinfo --discover -T udp|tcp host:port... or rpcinfo --discover -T udp|tcp -n port host..."},
+		&cli.StringFlag{Name: flagPrograms,
+			Usage:       "with --discover: the programs to look for, a comma-separated `list` of numbers, names and ranges (100000-100099)",
+			DefaultText: "every program of /etc/rpc"},
+		&cli.Float64Flag{Name: flagRate, Value: audit.DefaultRate,
+			Usage: "with --discover: start at most `n` calls a second at each target (0: no bound)"},
 		&cli.BoolFlag{Name: flagVersion, DisableDefaultText: true, Usage: "print the version"},
 		&cli.BoolFlag{Name: flagHelp, DisableDefaultText: true, Usage: "show this help"},
 	}, cliutil.DocFlags()...)
@@ -197,7 +234,8 @@ func (r *runner) configure(c *cli.Context) error {
 	}
 	r.cfg.verify = c.Bool(flagVerify)
 	r.cfg.nfs = c.Bool(flagNFS)
-	return nil
+	r.cfg.parallelSet = c.IsSet(flagParallel)
+	return r.configureExposure(c)
 }
 
 // when reads an option whose value is auto, always or never (--color,

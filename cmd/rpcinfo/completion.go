@@ -38,6 +38,8 @@ func (r *runner) complete(c *cli.Context, cl cmdline, words []string) {
 		out = []string{colorAuto, colorAlways, colorNever}
 	case flagCompletion:
 		out = cliutil.Shells
+	case flagProbe:
+		out = probeNames()
 	default:
 		out = cliutil.FlagWords(c.App)
 		if len(cl.operands) > 0 || cl.hasProgMode() {

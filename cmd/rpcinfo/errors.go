@@ -13,6 +13,16 @@ import (
 // every failure of Debian's rpcinfo exits 1.
 var errFailed = errors.New("rpcinfo: failed")
 
+// errFound ends a run of --audit that found a reflector or a forwarder with
+// exitFound, once its report is printed.
+var errFound = errors.New("rpcinfo: found")
+
+// exitFound is the exit status of an audit that found a reflector or a
+// forwarder. rpcinfo's own modes never exit 2, and 1 stays every failure's,
+// so a script tells "the audit ran and found something" from "it could not
+// run".
+const exitFound = 2
+
 // libtirpc words a failure in two ways, and rpcinfo uses both:
 //
 //   - clnt_spcreateerror, for a client that could not be made (the lookup of

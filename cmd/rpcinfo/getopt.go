@@ -33,6 +33,14 @@ var longFlags = map[string]bool{
 	"nfs":                      false,
 	"parallel":                 true,
 	"progress":                 true,
+	"audit":                    false,
+	"discover":                 false,
+	"probe":                    true,
+	"no-forward":               false,
+	"window":                   true,
+	"attempts":                 true,
+	"programs":                 true,
+	"rate":                     true,
 }
 
 // optEvent is what getopt returns, one at a time: an option letter with its

@@ -73,6 +73,8 @@ type hostResult struct {
 	out     []byte
 	errText []byte
 	failed  bool
+	found   bool // --audit: a reflector or forwarder; --discover: a program
+	live    bool // something answered (counted by the progress bar when there is no sweep)
 }
 
 // many lists every host of hosts with the mode of r.req; rest are the
@@ -89,26 +91,75 @@ func (r *runner) many(ctx context.Context, hosts, rest []string) error {
 	if perHost <= 0 {
 		perHost = scanTimeout
 	}
+	plan := scanPlan{sweep: perHost, parallel: r.cfg.parallel, label: true, progress: r.cfg.progress}
+	n := r.scan(ctx, targets, plan, func(ctx context.Context, i int) hostResult {
+		return r.askHost(ctx, targets[i].Host, rest, perHost)
+	})
+	if n.failed > 0 || n.shown == 0 {
+		return errFailed
+	}
+	return nil
+}
 
+// scanPlan says how scan asks many hosts.
+type scanPlan struct {
+	// sweep, if not zero, is how long the addresses of ranges are swept
+	// for a port mapper that answers (at --port); only those are asked.
+	// Zero asks every address.
+	sweep time.Duration
+	// parallel bounds the hosts asked at once, in each of two groups: the
+	// named hosts, and the addresses of ranges.
+	parallel int
+	// label heads each host's output with "host:" (listings, classic and
+	// table forms); separate puts a blank line between hosts' outputs
+	// instead (blocks that name their host themselves).
+	label, separate bool
+	// progress draws the progress bar.
+	progress bool
+}
+
+// scanTally counts the hosts of a scan.
+type scanTally struct {
+	shown  int // hosts whose answer was printed (not skipped)
+	failed int // hosts that failed
+	found  int // hosts with a finding
+}
+
+// scan asks every target with ask (i is the target's index), and prints
+// the answers in the order of targets as they come: the named hosts at once,
+// the addresses of ranges once the sweep has found them (every one without
+// a sweep). Each answer's messages on standard error are labelled with its
+// host.
+func (r *runner) scan(ctx context.Context, targets []client.Target, plan scanPlan, ask func(ctx context.Context, i int) hostResult) scanTally {
 	var bar *progress
-	if r.cfg.progress {
+	if plan.progress {
 		bar = newProgress(r.stderr, len(targets))
 		defer bar.finish()
 	}
 
 	top := render.New(r.stdout, render.Options{Format: r.cfg.format, Color: r.cfg.color, Names: r.names})
-	failures, listed := 0, 0
+	var n scanTally
+	printed := 0 // hosts that printed something on standard output
 	results := newOrdered(len(targets), func(i int, res hostResult) {
 		if res.skipped {
 			return
 		}
-		listed++
+		n.shown++
 		if res.failed {
-			failures++
+			n.failed++
+		}
+		if res.found {
+			n.found++
 		}
 		bar.pause(func() {
 			if len(res.out) > 0 {
-				top.BeginHost(targets[i].Host)
+				switch {
+				case plan.label:
+					top.BeginHost(targets[i].Host)
+				case plan.separate && printed > 0:
+					r.stdout.Write([]byte{'\n'})
+				}
+				printed++
 				r.stdout.Write(res.out)
 			}
 			if len(res.errText) > 0 {
@@ -116,9 +167,12 @@ func (r *runner) many(ctx context.Context, hosts, rest []string) error {
 			}
 		})
 	})
-	ask := func(idx []int) {
-		client.ForEach(ctx, len(idx), r.cfg.parallel, func(ctx context.Context, j int) hostResult {
-			res := r.askHost(ctx, targets[idx[j]].Host, rest, perHost)
+	run := func(idx []int) {
+		client.ForEach(ctx, len(idx), plan.parallel, func(ctx context.Context, j int) hostResult {
+			res := ask(ctx, idx[j])
+			if res.live && plan.sweep == 0 {
+				bar.answered()
+			}
 			bar.done()
 			return res
 		}, func(j int, res hostResult) { results.deliver(idx[j], res) })
@@ -128,14 +182,14 @@ func (r *runner) many(ctx context.Context, hosts, rest []string) error {
 	// the sweep has found which of them have a port mapper that answers.
 	var named, ranged []int
 	for i, t := range targets {
-		if t.Ranged {
+		if t.Ranged && plan.sweep > 0 {
 			ranged = append(ranged, i)
 		} else {
 			named = append(named, i)
 		}
 	}
 	var wg sync.WaitGroup
-	wg.Go(func() { ask(named) })
+	wg.Go(func() { run(named) })
 	wg.Go(func() {
 		if len(ranged) == 0 {
 			return
@@ -146,7 +200,7 @@ func (r *runner) many(ctx context.Context, hosts, rest []string) error {
 		}
 		var mu sync.Mutex
 		live := make(map[netip.Addr]bool)
-		sctx, cancel := context.WithTimeout(ctx, perHost)
+		sctx, cancel := context.WithTimeout(ctx, plan.sweep)
 		err := client.Sweep(sctx, addrs, r.mapperPort(), portmap.Program, portmap.V2, nil, func(a netip.Addr) {
 			mu.Lock()
 			live[a] = true
@@ -166,13 +220,10 @@ func (r *runner) many(ctx context.Context, hosts, rest []string) error {
 				results.deliver(i, hostResult{skipped: true})
 			}
 		}
-		ask(found)
+		run(found)
 	})
 	wg.Wait()
-	if failures > 0 || listed == 0 {
-		return errFailed
-	}
-	return nil
+	return n
 }
 
 // ordered hands results that arrive in any order to emit in the order of

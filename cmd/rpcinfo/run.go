@@ -58,10 +58,12 @@ type config struct {
 	port    int           // --port of the port mapper; 0: 111
 	socket  string        // the local mapper's unix socket
 	// Extensions for debugging port discovery.
-	verify   bool // --verify: call every registration of a listing
-	nfs      bool // --nfs: check the NFS path of a host
-	parallel int  // --parallel: hosts asked at once
-	progress bool // a progress bar on standard error while many hosts are asked
+	verify      bool // --verify: call every registration of a listing
+	nfs         bool // --nfs: check the NFS path of a host
+	parallel    int  // --parallel: hosts asked at once
+	parallelSet bool // --parallel was given
+	progress    bool // a progress bar on standard error while many hosts are asked
+	exposure    exposureConfig
 }
 
 // runner is one run of the command.
@@ -136,6 +138,9 @@ func (r *runner) main(ctx context.Context, args []string) int {
 	}
 	app := r.newApp(cl, args)
 	if err := app.RunContext(ctx, norm); err != nil {
+		if errors.Is(err, errFound) {
+			return exitFound
+		}
 		if !errors.Is(err, errFailed) {
 			fmt.Fprintf(r.stderr, "rpcinfo: %v\n", err)
 		}
@@ -225,11 +230,19 @@ func longName(word string) string {
 }
 
 // dispatch runs the mode of r.req, as rpcinfo's main does once its options
-// are read, or this implementation's extensions: --nfs, and listings of
-// several hosts.
+// are read, or this implementation's extensions: --audit, --discover, --nfs,
+// and listings of several hosts.
 func (r *runner) dispatch(ctx context.Context) error {
 	q := &r.req
-	if r.cfg.nfs {
+	if err := r.checkExposure(); err != nil {
+		return err
+	}
+	switch {
+	case r.cfg.exposure.audit:
+		return r.auditHosts(ctx)
+	case r.cfg.exposure.discover:
+		return r.discover(ctx)
+	case r.cfg.nfs:
 		return r.nfsPath(ctx)
 	}
 	if q.mode == modeNone {

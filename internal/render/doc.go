@@ -22,6 +22,11 @@
 // the table and JSON forms collect them until [Printer.FlushPings] or
 // [Printer.FlushReplies].
 //
+// The reflection audit and program discovery ([Printer.Audit],
+// [Printer.Discovery]) print the results of pkg/audit as they come, one
+// host or target at a time; their JSON documents carry those results' own
+// fields, documented in docs/security.md.
+//
 // The package does no network I/O; it knows nothing of hosts, transports or
-// errors beyond the texts it is handed.
+// errors beyond the texts and results it is handed.
 package render

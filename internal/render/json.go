@@ -22,6 +22,8 @@ const (
 	KindBroadcast     = "broadcast"     // rpcinfo -b
 	KindVerification  = "verification"  // rpcinfo --verify
 	KindNFS           = "nfs"           // rpcinfo --nfs
+	KindAudit         = "audit"         // rpcinfo --audit
+	KindDiscovery     = "discovery"     // rpcinfo --discover
 	KindError         = "error"         // a host of many that could not be asked
 )
 

@@ -152,6 +152,12 @@ type Report struct {
 	Error string `json:"error,omitempty"`
 }
 
+// Finding reports whether the verdict is one a person must act on:
+// VerdictReflector or VerdictForwarder.
+func (r *Report) Finding() bool {
+	return r.Verdict == VerdictReflector || r.Verdict == VerdictForwarder
+}
+
 // Program names a program and version, the target of a forwarding check.
 type Program struct {
 	Prog uint32 `json:"program"`

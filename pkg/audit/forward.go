@@ -408,7 +408,7 @@ func (f *Forwarding) decide() {
 		parts = append(parts, c.Call+": "+c.Status)
 		switch c.Outcome {
 		case OutcomeForwarded:
-			fwd = append(fwd, c.label())
+			fwd = append(fwd, c.Label())
 		case OutcomeRefused:
 			refused++
 		}
@@ -445,8 +445,8 @@ func (f *Forwarding) decide() {
 	}
 }
 
-// label names the call as a person reads it: "CALLIT v2", "INDIRECT v4".
-func (c RemoteCall) label() string {
+// Label names the call as a person reads it: "CALLIT v2", "INDIRECT v4".
+func (c RemoteCall) Label() string {
 	switch c.Call {
 	case CallitV2:
 		return "CALLIT v2"
@@ -463,7 +463,7 @@ func (f *Forwarding) clause() string {
 		var via []string
 		for _, c := range f.Calls {
 			if c.Outcome == OutcomeForwarded {
-				via = append(via, c.label())
+				via = append(via, c.Label())
 			}
 		}
 		return "forwards remote calls (" + strings.Join(via, ", ") + ")"

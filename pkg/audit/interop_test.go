@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -145,10 +146,9 @@ func (c *nftCounter) take(t *testing.T) (reqPkts, reqBytes, repPkts, repBytes in
 type mapperCase struct {
 	name string
 	// start runs the mapper on port 111 of h with the seed and target
-	// registered; nil for a mapper still to come.
+	// registered.
 	start      func(t *testing.T, h *testsupport.Host, target *testsupport.FakeService)
-	todo       string // why start is nil
-	reflects   bool   // some probe's factor is above 1
+	reflects   bool // some probe's factor is above 1
 	verdict    string
 	forwarding string
 }
@@ -161,6 +161,19 @@ func startRpcbind(args ...string) func(*testing.T, *testsupport.Host, *testsuppo
 		register(t, h, append(seedMappings(t),
 			portmap.Mapping{Prog: targetProg, Vers: 1, Prot: portmap.IPProtoUDP, Port: uint32(target.UDP.Port())}))
 	}
+}
+
+// startPortmapd runs this project's portmapd in h with no flags, so with
+// its safe defaults, waits until it listens on port 111, and registers the
+// seed and then the target as startRpcbind does.
+func startPortmapd(t *testing.T, h *testsupport.Host, target *testsupport.FakeService) {
+	bin := filepath.Join(testsupport.BuildGo(t, "./cmd/portmapd"), "portmapd")
+	p := h.Start(t, bin)
+	for _, network := range []string{"udp", "tcp"} {
+		p.WaitPort(t, network, netip.AddrPortFrom(h.Addr, portmap.Port).String())
+	}
+	register(t, h, append(seedMappings(t),
+		portmap.Mapping{Prog: targetProg, Vers: 1, Prot: portmap.IPProtoUDP, Port: uint32(target.UDP.Port())}))
 }
 
 // startSafeFake serves, on port 111 of h, a mapper built on pkg/rpc that
@@ -198,19 +211,12 @@ func TestReflectionAuditInNamespaces(t *testing.T) {
 		{name: "rpcbind", start: startRpcbind(), reflects: true, verdict: VerdictReflector, forwarding: ForwardsNo},
 		{name: "rpcbind -r", start: startRpcbind("-r"), reflects: true, verdict: VerdictReflector, forwarding: ForwardsYes},
 		{name: "safe fake mapper", start: startSafeFake, verdict: VerdictSafe, forwarding: ForwardsNo},
-		// TODO(issue #6): portmapd with its safe defaults. Its start
-		// function builds ./cmd/portmapd (testsupport.BuildGo), runs it in
-		// the peer with no flags, waits for port 111 and registers the seed
-		// and the target as startRpcbind does; the expectations below are
-		// what issue #6 promises.
-		{name: "portmapd defaults", todo: "TODO(issue #6): portmapd's safe defaults are not written yet",
-			verdict: VerdictSafe, forwarding: ForwardsNo},
+		// portmapd with its safe defaults (issue #6): no UDP reply to a
+		// non-loopback source larger than its call, forwarding off.
+		{name: "portmapd defaults", start: startPortmapd, verdict: VerdictSafe, forwarding: ForwardsNo},
 	}
 	for i, mc := range cases {
 		t.Run(mc.name, func(t *testing.T) {
-			if mc.start == nil {
-				t.Skip(mc.todo)
-			}
 			h := testsupport.Peer(t, fmt.Sprintf("mapper%d", i))
 			target := h.ServeFake(t, targetProg, 1, 1)
 			mc.start(t, h, target)

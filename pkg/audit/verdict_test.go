@@ -304,3 +304,23 @@ func TestCallOutcome(t *testing.T) {
 		}
 	}
 }
+
+func TestFindingAndCallLabel(t *testing.T) {
+	for _, tt := range []struct {
+		verdict string
+		finding bool
+	}{
+		{VerdictReflector, true}, {VerdictForwarder, true}, {VerdictSafe, false},
+		{VerdictSilent, false}, {VerdictUnknown, false}, {VerdictError, false},
+	} {
+		r := Report{Verdict: tt.verdict}
+		if r.Finding() != tt.finding {
+			t.Errorf("verdict %q: Finding() = %v", tt.verdict, !tt.finding)
+		}
+	}
+	for call, want := range map[string]string{CallitV2: "CALLIT v2", IndirectV4: "INDIRECT v4", "other": "other"} {
+		if got := (RemoteCall{Call: call}).Label(); got != want {
+			t.Errorf("Label of %q = %q, want %q", call, got, want)
+		}
+	}
+}

@@ -53,7 +53,7 @@ func parseServer(t *testing.T, args ...string) (*server.Server, error) {
 	t.Helper()
 	var srv *server.Server
 	var perr error
-	app := newApp(io.Discard, io.Discard)
+	app := newApp(io.Discard, io.Discard, nil)
 	app.Action = func(c *cli.Context) error {
 		srv, perr = newServer(c, slog.New(slog.DiscardHandler))
 		return perr

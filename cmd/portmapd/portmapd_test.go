@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portmap-toolkit/pmap/internal/cliutil"
 	"github.com/portmap-toolkit/pmap/internal/testsupport"
 	"github.com/portmap-toolkit/pmap/pkg/portmap"
 	"github.com/portmap-toolkit/pmap/pkg/rpc"
@@ -30,27 +31,51 @@ func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 const manPage = "../../docs/portmapd.8"
 
 // TestManPage checks that docs/portmapd.8 is what the command's definition
-// generates; go generate (or -update) rewrites it.
+// generates (through --generate-man, as go generate sees it); go generate
+// (or -update) rewrites it.
 func TestManPage(t *testing.T) {
-	man, err := manual()
-	if err != nil {
-		t.Fatal(err)
+	var stdout, stderr bytes.Buffer
+	if rc := run(context.Background(), []string{"portmapd", "--generate-man"}, &stdout, &stderr); rc != 0 || stderr.Len() != 0 {
+		t.Fatalf("--generate-man: rc %d, stderr %q", rc, stderr.String())
 	}
-	if *update {
-		if err := os.WriteFile(manPage, []byte(man), 0o644); err != nil {
-			t.Fatal(err)
+	cliutil.CheckManPage(t, manPage, stdout.String(), *update,
+		".TH portmapd 8", "--listen", "--port", "--socket", "--log-format", "--version", "--completion", "rpcbind")
+}
+
+// TestCompletion checks the completion scripts and the candidates the
+// scripts ask the command for.
+func TestCompletion(t *testing.T) {
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		var stdout, stderr bytes.Buffer
+		rc := run(context.Background(), []string{"portmapd", "--completion", sh}, &stdout, &stderr)
+		if rc != 0 || !strings.Contains(stdout.String(), "portmapd") || stderr.Len() != 0 {
+			t.Errorf("--completion %s: rc %d, stdout %q, stderr %q", sh, rc, stdout.String(), stderr.String())
 		}
 	}
-	got, err := os.ReadFile(manPage)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		words []string
+		want  string // the candidates, one a line
+		has   string // or, when want is "", a word among them
+	}{
+		{[]string{"--log-format"}, "text\njson\n", ""},
+		{[]string{"--log-level"}, "debug\ninfo\nwarn\nerror\n", ""},
+		{[]string{"--completion"}, "bash\nzsh\nfish\n", ""},
+		{[]string{"-h"}, "", ""}, // an address: nothing to offer
+		{[]string{"--port"}, "", ""},
+		{nil, "", "\n--prune-interval\n"},
+		{[]string{"-w"}, "", "\n--state\n"},
 	}
-	if string(got) != man {
-		t.Errorf("%s is out of date: run go generate ./cmd/portmapd", manPage)
-	}
-	for _, want := range []string{"--listen", "--port", "--socket", "--log-format", "--version", "rpcbind"} {
-		if !strings.Contains(man, want) {
-			t.Errorf("manual page does not mention %s", want)
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		args := append(append([]string{"portmapd"}, tt.words...), "--generate-bash-completion")
+		rc := run(context.Background(), args, &stdout, &stderr)
+		got := stdout.String()
+		ok := rc == 0 && got == tt.want
+		if tt.has != "" {
+			ok = rc == 0 && strings.Contains(got, tt.has) && !strings.Contains(got, "--generate-man")
+		}
+		if !ok {
+			t.Errorf("candidates after %q: rc %d, %q (stderr %q); want %q%s", tt.words, rc, got, stderr.String(), tt.want, tt.has)
 		}
 	}
 }
@@ -70,6 +95,7 @@ func TestUsage(t *testing.T) {
 		{"bad address", []string{"--listen", "localhost"}, 2, "", "portmapd: --listen \"localhost\": not an IP address\n"},
 		{"bad port", []string{"--port", "70000"}, 2, "", "portmapd: --port 70000: want 1 to 65535\n"},
 		{"bad log format", []string{"--log-format", "xml"}, 2, "", "portmapd: --log-format \"xml\": want text or json\n"},
+		{"bad shell", []string{"--completion", "tcsh"}, 2, "", "portmapd: invalid value \"tcsh\" for --completion: want bash, zsh or fish\n"},
 		{"bad log level", []string{"--log-level", "loud"}, 2, "", "portmapd: --log-level \"loud\": want debug, info, warn or error\n"},
 	}
 	for _, tt := range tests {

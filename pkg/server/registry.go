@@ -45,27 +45,48 @@ type Registry struct {
 
 	j atomic.Pointer[journal] // the state file's journal, when there is one
 
-	all   chain                // every entry, in registration order
-	exact map[exactKey]*entry  // (prog, vers, lower-case netid)
-	pv    map[pvKey]*chain     // (prog, vers): GETADDRLIST, UNSET of every netid
-	pn    map[pnKey]*chain     // (prog, lower-case netid): version fallback
-	v2    map[v2Key]*entry     // (prog, vers, prot) of the v2 view
-	v2p   map[v2ProgKey]*chain // (prog, prot) of the v2 view: version fallback
-	netid map[string]string    // interned lower-case netids
+	// The indexes. The v2 view needs none of its own: its entries are those
+	// of netid "tcp" or "udp" with a port (entry.prot set), so exact finds
+	// them by (prog, vers, "tcp"), and pn's chains keep, beside all the
+	// entries of (prog, netid), the v2 ones for the version fallback.
+	all   chain                   // every entry, in registration order
+	exact map[idKey]*entry        // (prog, vers, lower-case netid)
+	pv    map[pvKey]*chain        // (prog, vers): GETADDRLIST, UNSET of every netid
+	pn    map[pnKey]*progNetidSet // (prog, lower-case netid): version fallback
+
+	// The lower-case netids ever registered, interned: the index keys hold
+	// a netid's number rather than its string (8 bytes less in each key of
+	// exact and 16 in pn's), and the entries share one copy of each string.
+	netids  map[string]netidID
+	netidOf []string // by netidID
 }
 
+// netidID numbers an interned lower-case netid; see Registry.netids.
+type netidID uint32
+
+// The numbers of the netids of the portmap v2 view, interned first by
+// NewRegistry, so that GETPORT needs no string lookup.
+const (
+	idTCP netidID = iota
+	idUDP
+)
+
 type (
+	// exactKey is (prog, vers, lower-case netid) by string, for the callers
+	// that have no registry (reading warm-start files).
 	exactKey struct {
 		prog, vers uint32
 		netid      string
 	}
+	idKey struct {
+		prog, vers uint32
+		netid      netidID
+	}
 	pvKey struct{ prog, vers uint32 }
 	pnKey struct {
 		prog  uint32
-		netid string
+		netid netidID
 	}
-	v2Key     struct{ prog, vers, prot uint32 }
-	v2ProgKey struct{ prog, prot uint32 }
 )
 
 // Lists an entry belongs to; each has its own links in the entry.
@@ -77,15 +98,23 @@ const (
 	numLists
 )
 
-// entry is one registration and its place in the registry's lists.
+// entry is one registration and its place in the registry's lists. With its
+// address string and its share of the index maps it is all a registration
+// costs: 144 bytes on 64-bit platforms, a size class of Go's allocator.
 type entry struct {
-	rec    portmap.RPCB
-	lnetid string // rec.Netid in lower case
-	prot   uint32 // the v2 view's prot, or 0 when the entry is not in it
-	port   uint32 // the v2 view's port
-	own    bool   // registered by the mapper for one of its listeners
-	rank   int    // order of the mapper's own entries
-	links  [numLists]link
+	rec   portmap.RPCB
+	prot  uint32  // the v2 view's prot, or 0 when the entry is not in it
+	port  uint32  // the v2 view's port
+	rank  int32   // order of the mapper's own entries
+	netid netidID // rec.Netid in lower case
+	own   bool    // registered by the mapper for one of its listeners
+	links [numLists]link
+}
+
+// progNetidSet is what the registry holds for (prog, lower-case netid): every
+// entry, and the subset in the v2 view (netid exactly "tcp" or "udp").
+type progNetidSet struct {
+	all, v2 chain
 }
 
 type link struct{ prev, next *entry }
@@ -153,15 +182,16 @@ func NewRegistry(max int) *Registry {
 	if max <= 0 {
 		max = DefaultMaxRegistrations
 	}
-	return &Registry{
-		max:   max,
-		exact: make(map[exactKey]*entry),
-		pv:    make(map[pvKey]*chain),
-		pn:    make(map[pnKey]*chain),
-		v2:    make(map[v2Key]*entry),
-		v2p:   make(map[v2ProgKey]*chain),
-		netid: make(map[string]string),
+	r := &Registry{
+		max:    max,
+		exact:  make(map[idKey]*entry),
+		pv:     make(map[pvKey]*chain),
+		pn:     make(map[pnKey]*progNetidSet),
+		netids: make(map[string]netidID),
 	}
+	r.intern(portmap.NetidTCP) // idTCP
+	r.intern(portmap.NetidUDP) // idUDP
+	return r
 }
 
 // lower returns netid in lower case without allocating for the usual,
@@ -175,15 +205,27 @@ func lower(netid string) string {
 	return netid
 }
 
-// intern returns the registry's copy of a lower-case netid, so that many
-// entries share one string.
-func (r *Registry) intern(s string) string {
-	if v, ok := r.netid[s]; ok {
-		return v
+// intern returns the number of a lower-case netid and the registry's copy of
+// it, numbering it if it is new.
+func (r *Registry) intern(s string) (netidID, string) {
+	if id, ok := r.netids[s]; ok {
+		return id, r.netidOf[id]
 	}
 	s = strings.Clone(s)
-	r.netid[s] = s
-	return s
+	id := netidID(len(r.netidOf))
+	r.netids[s] = id
+	r.netidOf = append(r.netidOf, s)
+	return id, s
+}
+
+// find returns the entry of (prog, vers, netid), netid in any case.
+func (r *Registry) find(prog, vers uint32, netid string) (*entry, bool) {
+	id, ok := r.netids[lower(netid)]
+	if !ok {
+		return nil, false
+	}
+	e, ok := r.exact[idKey{prog, vers, id}]
+	return e, ok
 }
 
 // Set registers rec, with rpcbind's answer to SET (RFC 1833 §2.2.1): true when
@@ -212,26 +254,25 @@ func (r *Registry) apply(ctx context.Context, change func() bool) (bool, error) 
 // setOwn registers one of the mapper's own entries, keeping the own entries
 // at the front of the list in the order of their rank, whatever the order in
 // which the listeners start.
-func (r *Registry) setOwn(rec portmap.RPCB, rank int) bool {
+func (r *Registry) setOwn(rec portmap.RPCB, rank int32) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if e, ok := r.exact[exactKey{rec.Prog, rec.Vers, lower(rec.Netid)}]; ok && e.own {
+	if e, ok := r.find(rec.Prog, rec.Vers, rec.Netid); ok && e.own {
 		return true // a second listener of the netid: the first is registered
 	}
 	return r.set(rec, true, rank)
 }
 
-func (r *Registry) set(rec portmap.RPCB, own bool, rank int) bool {
-	ln := lower(rec.Netid)
-	if e, ok := r.exact[exactKey{rec.Prog, rec.Vers, ln}]; ok {
+func (r *Registry) set(rec portmap.RPCB, own bool, rank int32) bool {
+	if e, ok := r.find(rec.Prog, rec.Vers, rec.Netid); ok {
 		return e.rec.Addr == rec.Addr
 	}
 	if r.all.n >= r.max {
 		return false
 	}
-	ln = r.intern(ln)
+	id, ln := r.intern(lower(rec.Netid))
 	r.gen++
-	e := &entry{rec: rec, lnetid: ln, own: own, rank: rank}
+	e := &entry{rec: rec, own: own, rank: rank, netid: id}
 	if rec.Netid == ln {
 		e.rec.Netid = ln // share the interned string
 	}
@@ -244,24 +285,24 @@ func (r *Registry) set(rec portmap.RPCB, own bool, rank int) bool {
 	// The mapper's own entries stay in front, in the order of their rank;
 	// the per-key chains keep the main list's order.
 	r.all.insertOrdered(e, listAll)
-	chainFor(r.pv, pvKey{rec.Prog, rec.Vers}).insertOrdered(e, listPV)
-	chainFor(r.pn, pnKey{rec.Prog, ln}).insertOrdered(e, listPN)
-	r.exact[exactKey{rec.Prog, rec.Vers, ln}] = e
+	setFor(r.pv, pvKey{rec.Prog, rec.Vers}).insertOrdered(e, listPV)
+	set := setFor(r.pn, pnKey{rec.Prog, id})
+	set.all.insertOrdered(e, listPN)
 	if e.prot != 0 {
-		r.v2[v2Key{rec.Prog, rec.Vers, e.prot}] = e
-		chainFor(r.v2p, v2ProgKey{rec.Prog, e.prot}).insertOrdered(e, listV2)
+		set.v2.insertOrdered(e, listV2)
 	}
+	r.exact[idKey{rec.Prog, rec.Vers, id}] = e
 	return true
 }
 
-// chainFor returns m[k], creating it.
-func chainFor[K comparable](m map[K]*chain, k K) *chain {
-	c, ok := m[k]
+// setFor returns m[k], creating it.
+func setFor[K comparable, V any](m map[K]*V, k K) *V {
+	v, ok := m[k]
 	if !ok {
-		c = new(chain)
-		m[k] = c
+		v = new(V)
+		m[k] = v
 	}
-	return c
+	return v
 }
 
 // insertOrdered appends e to c, except that an own entry goes after the own
@@ -284,12 +325,16 @@ func (r *Registry) delete(e *entry) {
 	r.gen++
 	r.all.remove(e, listAll)
 	unchainKey(r.pv, pvKey{rec.Prog, rec.Vers}, e, listPV)
-	unchainKey(r.pn, pnKey{rec.Prog, e.lnetid}, e, listPN)
-	delete(r.exact, exactKey{rec.Prog, rec.Vers, e.lnetid})
+	pk := pnKey{rec.Prog, e.netid}
+	set := r.pn[pk]
+	set.all.remove(e, listPN)
 	if e.prot != 0 {
-		delete(r.v2, v2Key{rec.Prog, rec.Vers, e.prot})
-		unchainKey(r.v2p, v2ProgKey{rec.Prog, e.prot}, e, listV2)
+		set.v2.remove(e, listV2)
 	}
+	if set.all.n == 0 {
+		delete(r.pn, pk)
+	}
+	delete(r.exact, idKey{rec.Prog, rec.Vers, e.netid})
 }
 
 // unchainKey removes e from m[k], and m[k] from m once it is empty.
@@ -314,7 +359,7 @@ func (r *Registry) Unset(prog, vers uint32, netid, owner string) bool {
 
 func (r *Registry) unset(prog, vers uint32, netid, owner string) bool {
 	if netid != "" {
-		e, ok := r.exact[exactKey{prog, vers, lower(netid)}]
+		e, ok := r.find(prog, vers, netid)
 		if !ok {
 			return true
 		}
@@ -352,13 +397,16 @@ func mayRemove(e *entry, owner string) bool {
 func (r *Registry) Lookup(prog, vers uint32, netid string, anyVersion bool) (portmap.RPCB, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	ln := lower(netid)
-	if e, ok := r.exact[exactKey{prog, vers, ln}]; ok {
+	id, ok := r.netids[lower(netid)]
+	if !ok {
+		return portmap.RPCB{}, false
+	}
+	if e, ok := r.exact[idKey{prog, vers, id}]; ok {
 		return e.rec, true
 	}
 	if anyVersion {
-		if c, ok := r.pn[pnKey{prog, ln}]; ok {
-			return c.tail.rec, true
+		if set, ok := r.pn[pnKey{prog, id}]; ok {
+			return set.all.tail.rec, true
 		}
 	}
 	return portmap.RPCB{}, false
@@ -370,12 +418,16 @@ func (r *Registry) Lookup(prog, vers uint32, netid string, anyVersion bool) (por
 func (r *Registry) Versions(prog uint32, netid string) (low, high uint32, ok bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	c, ok := r.pn[pnKey{prog, lower(netid)}]
+	id, ok := r.netids[lower(netid)]
+	if !ok {
+		return 0, 0, false
+	}
+	set, ok := r.pn[pnKey{prog, id}]
 	if !ok {
 		return 0, 0, false
 	}
 	// rpcbind's find_versions: version 0 counts as "nothing seen yet".
-	for e := c.head; e != nil; e = e.links[listPN].next {
+	for e := set.all.head; e != nil; e = e.links[listPN].next {
 		switch v := e.rec.Vers; {
 		case low == 0:
 			low, high = v, v
@@ -395,11 +447,22 @@ func (r *Registry) Versions(prog uint32, netid string) (low, high uint32, ok boo
 func (r *Registry) GetPort(prog, vers, prot uint32) (port uint32, ok bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	if e, ok := r.v2[v2Key{prog, vers, prot}]; ok {
+	var netid netidID
+	switch prot {
+	case portmap.IPProtoTCP:
+		netid = idTCP
+	case portmap.IPProtoUDP:
+		netid = idUDP
+	default:
+		return 0, false
+	}
+	// exact holds (prog, vers, "tcp") whatever the netid's case and address;
+	// it is in the v2 view only when its prot says so.
+	if e, ok := r.exact[idKey{prog, vers, netid}]; ok && e.prot == prot {
 		return e.port, true
 	}
-	if c, ok := r.v2p[v2ProgKey{prog, prot}]; ok {
-		return c.tail.port, true
+	if set, ok := r.pn[pnKey{prog, netid}]; ok && set.v2.n > 0 {
+		return set.v2.tail.port, true
 	}
 	return 0, false
 }
@@ -491,7 +554,7 @@ func (r *Registry) load(recs []portmap.RPCB) (refused int) {
 		if rec.Prog == portmap.Program {
 			continue
 		}
-		if _, dup := r.exact[exactKey{rec.Prog, rec.Vers, lower(rec.Netid)}]; dup || !r.set(rec, false, 0) {
+		if _, dup := r.find(rec.Prog, rec.Vers, rec.Netid); dup || !r.set(rec, false, 0) {
 			refused++
 		}
 	}
@@ -514,7 +577,7 @@ func (r *Registry) setMax(max int) {
 // still rec (same address and owner), as pruning found it, and reports
 // whether it did.
 func (r *Registry) pruneLocked(rec portmap.RPCB) bool {
-	e, ok := r.exact[exactKey{rec.Prog, rec.Vers, lower(rec.Netid)}]
+	e, ok := r.find(rec.Prog, rec.Vers, rec.Netid)
 	if !ok || e.own || e.rec != rec {
 		return false
 	}

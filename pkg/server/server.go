@@ -343,7 +343,7 @@ func (s *Server) closeJournal() {
 
 // selfRank orders the mapper's own entries as rpcbind lists them: tcp6, udp6,
 // tcp, udp, local, and within each netid versions 4, 3, 2.
-var selfRank = map[string]int{
+var selfRank = map[string]int32{
 	portmap.NetidTCP6:  0,
 	portmap.NetidUDP6:  1,
 	portmap.NetidTCP:   2,
@@ -357,7 +357,7 @@ var selfRank = map[string]int{
 func (s *Server) registerSelf(addr net.Addr, raw syscall.RawConn) {
 	for _, r := range selfEntries(addr, raw) {
 		s.svc.addNetid(r.Netid)
-		rank := selfRank[r.Netid]*3 + int(portmap.V4-r.Vers)
+		rank := selfRank[r.Netid]*3 + int32(portmap.V4-r.Vers)
 		if !s.reg.setOwn(r, rank) {
 			s.svc.log.Warn("server: own registration refused", "netid", r.Netid, "vers", r.Vers, "addr", r.Addr)
 		}

@@ -619,7 +619,7 @@ func endlessFragments(ctx context.Context, t *testing.T) string {
 		kib = append(kib, make([]byte, 1024)...)
 	}
 	empty := make([]byte, 4096) // 1024 empty non-final fragments
-	var closed, emptyBytes atomic.Int64
+	var closed, emptyBytes, emptyClosed atomic.Int64
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		streamWorkers(ctx, func() bool {
@@ -656,20 +656,28 @@ func endlessFragments(ctx context.Context, t *testing.T) string {
 				return false
 			}
 			defer conn.Close()
+			// portmapd refuses a record of more than rpc.MaxEmptyFragments
+			// empty fragments and closes the connection: a write fails.
 			for ctx.Err() == nil {
 				conn.SetWriteDeadline(time.Now().Add(answerLimit))
 				n, err := conn.Write(empty)
 				emptyBytes.Add(int64(n))
-				if err != nil {
-					break
+				var ne net.Error
+				switch {
+				case errors.As(err, &ne) && ne.Timeout():
+					t.Errorf("endless empty fragments: neither read nor closed within %v", answerLimit)
+					return false
+				case err != nil:
+					emptyClosed.Add(1)
+					return true
 				}
 			}
 			return true
 		})
 	})
 	wg.Wait()
-	return fmt.Sprintf("%d connections of 1 KiB fragments closed by portmapd; %d empty fragments on %d connections",
-		closed.Load(), emptyBytes.Load()/4, attackWorkers)
+	return fmt.Sprintf("%d connections of 1 KiB fragments closed by portmapd; %d empty fragments sent, %d connections of them closed by portmapd",
+		closed.Load(), emptyBytes.Load()/4, emptyClosed.Load())
 }
 
 // slowloris opens slowConns connections and sends on each a call, one byte

@@ -49,18 +49,6 @@ const (
 	pmapsetInput = "   100003    3   tcp   2049  nfs\n"
 )
 
-// rssKnownIssues are the evil servers known to drive a tool past rssLimit,
-// and why: the runs over the limit are logged, not failed. A run where none
-// is over says so in the log but passes: how much of an endless record a tool
-// reads before its --timeout depends on the machine's load.
-var rssKnownIssues = map[string]string{
-	"list that never ends": "the tools read a record of up to 32 MiB (pkg/client.DefaultMaxReply, " +
-		"pmapset's maxReply) into one buffer that pkg/rpc.ReadRecord grows by appending, so a record that never ends " +
-		"costs the last two buffers and the garbage before them: 60 to 130 MiB. Keeping a record's fragments in " +
-		"chunks of readChunk bytes and joining them once the record is complete brought the peak to 42 MiB in a trial; " +
-		"16 MiB caps alone, to 61 MiB",
-}
-
 // toolMode is one way of running a tool against a port mapper.
 type toolMode struct {
 	name string
@@ -150,13 +138,6 @@ func TestHostileServers(t *testing.T) {
 				})
 				worst = max(worst, r.elapsed)
 				peak = max(peak, r.maxRSS)
-			}
-			if why, ok := rssKnownIssues[e.name]; ok {
-				if peak <= rssLimit {
-					t.Logf("NOTE: no tool went past %s: if the known issue is gone, remove %q from rssKnownIssues", mib(rssLimit), e.name)
-				} else {
-					t.Logf("KNOWN ISSUE: peak RSS up to %s, over %s: %s", mib(peak), mib(rssLimit), why)
-				}
 			}
 			t.Logf("figure | %s | %d tool runs | slowest exit %v (--timeout %v) | largest peak RSS %s",
 				e.name, len(runs), worst.Round(time.Millisecond), toolTimeout, mib(peak))
@@ -336,7 +317,7 @@ func checkToolRun(t *testing.T, e evil, r toolRun) {
 	if limit := toolTimeout + exitSlack; r.elapsed > limit {
 		t.Errorf("%s took %v, want at most %v", cmdline, r.elapsed, limit)
 	}
-	if _, known := rssKnownIssues[e.name]; r.maxRSS > rssLimit && !known {
+	if r.maxRSS > rssLimit {
 		t.Errorf("%s: peak resident memory %s, want under %s", cmdline, mib(r.maxRSS), mib(rssLimit))
 	}
 	for name, s := range map[string]string{"standard output": r.stdout, "standard error": r.stderr} {

@@ -35,17 +35,17 @@ var extremes = []portmap.RPCB{
 // applied here with fmt to what the mapper's v2 view holds.
 func TestClassic(t *testing.T) {
 	tm := startMapper(t)
-	tm.set(t, extremes...)
+	tm.Set(t, extremes...)
 	names := portmap.DefaultNames()
 	var want strings.Builder
-	for _, m := range tm.srv.Registry().DumpV2() {
+	for _, m := range tm.Srv.Registry().DumpV2() {
 		name, _ := names.Name(m.Prog)
 		fmt.Fprintf(&want, "%10d %4d %5s %6d  %s\n", m.Prog, m.Vers, portmap.ProtName(m.Prot), m.Port, name)
 	}
 	if n := strings.Count(want.String(), "\n"); n != 3+5 {
 		t.Fatalf("the v2 view holds %d entries, want 8", n)
 	}
-	for _, args := range [][]string{tm.tcpArgs(), tm.unixArgs(), append([]string{"-o", "classic"}, tm.tcpArgs()...)} {
+	for _, args := range [][]string{tm.TCPArgs(), tm.UnixArgs(), append([]string{"-o", "classic"}, tm.TCPArgs()...)} {
 		got := pmapdump(t, args...)
 		if got.code != exitOK || got.stderr != "" || got.stdout != want.String() {
 			t.Errorf("pmapdump %v = %+v\nwant stdout\n%s", args, got, want.String())
@@ -65,17 +65,17 @@ var weird = []portmap.RPCB{
 // equal to it.
 func TestExtendedAndJSON(t *testing.T) {
 	tm := startMapper(t)
-	tm.set(t, extremes...)
-	tm.set(t, weird...)
+	tm.Set(t, extremes...)
+	tm.Set(t, weird...)
 	names := portmap.DefaultNames()
 	var want []regfile.Entry
-	for i, r := range tm.srv.Registry().Dump() {
+	for i, r := range tm.Srv.Registry().Dump() {
 		name, _ := names.Name(r.Prog)
 		e := regfile.RPCBEntry(r, name)
 		e.Line = i + 2 // after the header line
 		want = append(want, e)
 	}
-	got := pmapdump(t, append([]string{"-o", "extended"}, tm.unixArgs()...)...)
+	got := pmapdump(t, append([]string{"-o", "extended"}, tm.UnixArgs()...)...)
 	if got.code != exitOK || got.stderr != "" || !strings.HasPrefix(got.stdout, regfile.ExtendedHeader) {
 		t.Fatalf("pmapdump -o extended = %+v", got)
 	}
@@ -88,9 +88,9 @@ func TestExtendedAndJSON(t *testing.T) {
 	}
 
 	// JSON strings hold UTF-8 only: leave out the entry that is not.
-	tm.srv.Registry().Unset(200002, 1, "x", "superuser")
+	tm.Srv.Registry().Unset(200002, 1, "x", "superuser")
 	want = want[:len(want)-1] // it was registered last
-	got = pmapdump(t, append([]string{"--output", "json"}, tm.tcpArgs()...)...)
+	got = pmapdump(t, append([]string{"--output", "json"}, tm.TCPArgs()...)...)
 	if got.code != exitOK || got.stderr != "" {
 		t.Fatalf("pmapdump -o json = %+v", got)
 	}

@@ -57,9 +57,9 @@ func TestRegister(t *testing.T) {
 	for _, via := range []string{"tcp", "unix"} {
 		t.Run(via, func(t *testing.T) {
 			tm := startMapper(t)
-			args, owner := tm.tcpArgs(), "unknown"
+			args, owner := tm.TCPArgs(), "unknown"
 			if via == "unix" {
-				args, owner = tm.unixArgs(), localOwner()
+				args, owner = tm.UnixArgs(), localOwner()
 			}
 			in := seed(t) + "# rpcbind entries\n" + extendedLines
 			got := pmapset(t, strings.NewReader(in), args...)
@@ -70,7 +70,7 @@ func TestRegister(t *testing.T) {
 				rb(100003, 4, "tcp6", "::.8.1", owner),
 				rb(100005, 3, "local", "/run/mountd.sock", owner),
 				rb(200000, 1, "udp", "127.0.0.1.3.4", owner))
-			if others := tm.others(); !reflect.DeepEqual(others, want) {
+			if others := tm.Others(); !reflect.DeepEqual(others, want) {
 				t.Fatalf("registry =\n%v\nwant, in file order,\n%v", others, want)
 			}
 			// The owners the mapper did not keep are named, by line.
@@ -90,12 +90,12 @@ func TestRegister(t *testing.T) {
 			}
 
 			// Running the same file again is harmless.
-			before := tm.srv.Registry().Dump()
+			before := tm.Srv.Registry().Dump()
 			again := pmapset(t, strings.NewReader(in), args...)
 			if again.code != exitOK || again.stdout != "" {
 				t.Errorf("second run = %+v, want exit 0 and no output", again)
 			}
-			if after := tm.srv.Registry().Dump(); !reflect.DeepEqual(after, before) {
+			if after := tm.Srv.Registry().Dump(); !reflect.DeepEqual(after, before) {
 				t.Errorf("second run changed the registry:\n%v\n%v", before, after)
 			}
 		})
@@ -112,15 +112,15 @@ func TestRegisterFromFileAndJSON(t *testing.T) {
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got := pmapset(t, nil, append([]string{"--file", path}, tm.tcpArgs()...)...)
+	got := pmapset(t, nil, append([]string{"--file", path}, tm.TCPArgs()...)...)
 	if got.code != exitOK || got.stdout != "" || got.stderr != "" {
 		t.Fatalf("pmapset = %+v", got)
 	}
 	want := []portmap.RPCB{v2(100003, 3, "tcp", 2049, "unknown"), v2(100003, 3, "udp", 2049, "unknown")}
-	if others := tm.others(); !reflect.DeepEqual(others, want) {
+	if others := tm.Others(); !reflect.DeepEqual(others, want) {
 		t.Errorf("registry = %v, want %v", others, want)
 	}
-	missing := pmapset(t, nil, append([]string{"-f", path + ".missing"}, tm.tcpArgs()...)...)
+	missing := pmapset(t, nil, append([]string{"-f", path + ".missing"}, tm.TCPArgs()...)...)
 	if missing.code != exitFail || !strings.Contains(missing.stderr, "no such file or directory") {
 		t.Errorf("missing file: %+v", missing)
 	}
@@ -130,8 +130,8 @@ func TestRegisterFromFileAndJSON(t *testing.T) {
 // with the line and the reason, and that the others are registered.
 func TestRefusedEntries(t *testing.T) {
 	tm := startMapper(t)
-	tm.set(t, v2(100003, 3, "tcp", 2050, "superuser"))
-	got := pmapset(t, strings.NewReader(seed(t)), tm.tcpArgs()...)
+	tm.Set(t, v2(100003, 3, "tcp", 2050, "superuser"))
+	got := pmapset(t, strings.NewReader(seed(t)), tm.TCPArgs()...)
 	wantErr := `pmapset: not registered: 100003    3   tcp   2049 (line 5: the port mapper holds program 100003 version 3 on tcp at 0.0.0.0.8.2, owned by "superuser")` + "\n"
 	if got.code != exitFail || got.stdout != "" || got.stderr != wantErr {
 		t.Fatalf("pmapset = %+v\nwant stderr %q", got, wantErr)
@@ -139,7 +139,7 @@ func TestRefusedEntries(t *testing.T) {
 	want := seedRPCB(t, "unknown")
 	want = append(want[:4], want[5:]...)
 	want = append([]portmap.RPCB{v2(100003, 3, "tcp", 2050, "superuser")}, want...)
-	if others := tm.others(); !reflect.DeepEqual(others, want) {
+	if others := tm.Others(); !reflect.DeepEqual(others, want) {
 		t.Errorf("registry =\n%v\nwant\n%v", others, want)
 	}
 }
@@ -175,12 +175,12 @@ func TestMalformedRegistersNothing(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tm := startMapper(t)
 			for _, mode := range [][]string{nil, {"--sync"}, {"--unset"}} {
-				before := tm.srv.Registry().Dump()
+				before := tm.Srv.Registry().Dump()
 				in := tt.in
 				if mode != nil { // the reader is spent: use a small bad input
 					in = strings.NewReader("100003 3 tcp\n")
 				}
-				got := pmapset(t, in, append(mode, tm.tcpArgs()...)...)
+				got := pmapset(t, in, append(mode, tm.TCPArgs()...)...)
 				if got.code != exitFail || got.stdout != "" {
 					t.Errorf("%v: pmapset = %+v, want exit 1 and no output", mode, got)
 				}
@@ -194,7 +194,7 @@ func TestMalformedRegistersNothing(t *testing.T) {
 				if !strings.HasSuffix(got.stderr, "pmapset: nothing registered: stdin is malformed\n") {
 					t.Errorf("stderr %q does not say that nothing was registered", got.stderr)
 				}
-				if after := tm.srv.Registry().Dump(); !reflect.DeepEqual(after, before) {
+				if after := tm.Srv.Registry().Dump(); !reflect.DeepEqual(after, before) {
 					t.Errorf("%v: the registry changed:\n%v\n%v", mode, before, after)
 				}
 			}
@@ -222,15 +222,15 @@ func (r *repeatReader) Read(p []byte) (int, error) {
 
 func TestUnset(t *testing.T) {
 	tm := startMapper(t)
-	tm.set(t, seedRPCB(t, "unknown")...)
-	tm.set(t, rb(100003, 4, "tcp6", "::.8.1", "superuser"), rb(300000, 1, "udp", "0.0.0.0.1.1", "unknown"))
+	tm.Set(t, seedRPCB(t, "unknown")...)
+	tm.Set(t, rb(100003, 4, "tcp6", "::.8.1", "superuser"), rb(300000, 1, "udp", "0.0.0.0.1.1", "unknown"))
 	in := "" +
 		"100003 2 udp 2049 nfs\n" + // held: removed
 		"100003 4 tcp6 ::.8.1 superuser nfs\n" + // held, another owner: a non-superuser over TCP may not
 		"100005 1 tcp 999\n" + // held at another port: not removed
 		"400000 1 tcp 5\n" + // absent: nothing to do
 		"100000 2 tcp 111\n" // the mapper's own: left alone
-	got := pmapset(t, strings.NewReader(in), append([]string{"--unset"}, tm.tcpArgs()...)...)
+	got := pmapset(t, strings.NewReader(in), append([]string{"--unset"}, tm.TCPArgs()...)...)
 	wantOut := "removed: 100003    2   udp 0.0.0.0.8.1             unknown    nfs\n"
 	wantErr := "" +
 		`pmapset: not removed: 100003    4  tcp6 ::.8.1                  superuser  nfs (the port mapper refused: the entry is owned by "superuser", and only its owner or the superuser may remove it)` + "\n" +
@@ -238,24 +238,24 @@ func TestUnset(t *testing.T) {
 	if got.code != exitFail || got.stdout != wantOut || got.stderr != wantErr {
 		t.Fatalf("pmapset --unset = %+v\nwant stdout %q\nstderr %q", got, wantOut, wantErr)
 	}
-	if _, ok := tm.srv.Registry().Lookup(100003, 2, "udp", false); ok {
+	if _, ok := tm.Srv.Registry().Lookup(100003, 2, "udp", false); ok {
 		t.Error("100003 v2 udp is still registered")
 	}
-	if _, ok := tm.srv.Registry().Lookup(100003, 2, "tcp", false); !ok {
+	if _, ok := tm.Srv.Registry().Lookup(100003, 2, "tcp", false); !ok {
 		t.Error("unsetting udp removed 100003 v2 tcp too")
 	}
-	if r, ok := tm.srv.Registry().Lookup(100000, 2, "tcp", false); !ok || r.Owner != "superuser" {
+	if r, ok := tm.Srv.Registry().Lookup(100000, 2, "tcp", false); !ok || r.Owner != "superuser" {
 		t.Error("the mapper's own entry was touched")
 	}
 
 	// As the owner (over the unix socket as root) it works, and again is fine.
 	if os.Geteuid() == 0 {
 		in2 := "100003 4 tcp6 ::.8.1 superuser nfs\n400000 1 tcp 5\n"
-		got = pmapset(t, strings.NewReader(in2), append([]string{"--unset"}, tm.unixArgs()...)...)
+		got = pmapset(t, strings.NewReader(in2), append([]string{"--unset"}, tm.UnixArgs()...)...)
 		if got.code != exitOK || got.stdout != "removed: 100003    4  tcp6 ::.8.1                  superuser  nfs\n" || got.stderr != "" {
 			t.Errorf("pmapset --unset as root = %+v", got)
 		}
-		got = pmapset(t, strings.NewReader(in2), append([]string{"--unset"}, tm.unixArgs()...)...)
+		got = pmapset(t, strings.NewReader(in2), append([]string{"--unset"}, tm.UnixArgs()...)...)
 		if got.code != exitOK || got.stdout != "" || got.stderr != "" {
 			t.Errorf("pmapset --unset again = %+v", got)
 		}
@@ -266,7 +266,7 @@ func TestUnset(t *testing.T) {
 // ways.
 func syncSetup(t *testing.T) *testMapper {
 	tm := startMapper(t)
-	tm.set(t,
+	tm.Set(t,
 		v2(100003, 3, "tcp", 2049, "unknown"),           // in the file: kept
 		v2(100021, 1, "udp", 32770, "unknown"),          // not in the file: removed
 		rb(100005, 3, "tcp6", "::.2.133", "unknown"),    // at another address in the file: replaced
@@ -285,8 +285,8 @@ const syncFile = "" +
 
 func TestSync(t *testing.T) {
 	tm := syncSetup(t)
-	own := tm.srv.Registry().Dump()[:5]
-	got := pmapset(t, strings.NewReader(syncFile), append([]string{"--sync"}, tm.tcpArgs()...)...)
+	own := tm.Srv.Registry().Dump()[:5]
+	got := pmapset(t, strings.NewReader(syncFile), append([]string{"--sync"}, tm.TCPArgs()...)...)
 	wantOut := "" +
 		"removed: 100021    1   udp 0.0.0.0.128.2           unknown    nlockmgr\n" +
 		"removed: 100005    3  tcp6 ::.2.133                unknown    mountd\n" +
@@ -302,14 +302,14 @@ func TestSync(t *testing.T) {
 		rb(100005, 3, "tcp6", "::.2.134", "unknown"),
 		v2(100227, 3, "tcp", 2049, "unknown"),
 	}
-	if others := tm.others(); !reflect.DeepEqual(others, want) {
+	if others := tm.Others(); !reflect.DeepEqual(others, want) {
 		t.Errorf("registry after --sync =\n%v\nwant\n%v", others, want)
 	}
-	if now := tm.srv.Registry().Dump()[:5]; !reflect.DeepEqual(now, own) {
+	if now := tm.Srv.Registry().Dump()[:5]; !reflect.DeepEqual(now, own) {
 		t.Errorf("--sync touched program 100000: %v", now)
 	}
 	// Synchronised, a second --sync changes nothing.
-	again := pmapset(t, strings.NewReader(syncFile), append([]string{"--sync"}, tm.tcpArgs()...)...)
+	again := pmapset(t, strings.NewReader(syncFile), append([]string{"--sync"}, tm.TCPArgs()...)...)
 	if again.code != exitOK || again.stdout != "" || again.stderr != "" {
 		t.Errorf("second --sync = %+v", again)
 	}
@@ -319,19 +319,19 @@ func TestSync(t *testing.T) {
 // output of a pmapdump that failed, say) does not wipe the registry.
 func TestSyncRefusesEmptyInput(t *testing.T) {
 	tm := syncSetup(t)
-	before := tm.srv.Registry().Dump()
+	before := tm.Srv.Registry().Dump()
 	for _, in := range []string{"", "# only a comment\n\n"} {
-		got := pmapset(t, strings.NewReader(in), append([]string{"--sync"}, tm.tcpArgs()...)...)
+		got := pmapset(t, strings.NewReader(in), append([]string{"--sync"}, tm.TCPArgs()...)...)
 		want := "pmapset: stdin holds no entries: --sync would remove every registration; nothing done\n"
 		if got.code != exitFail || got.stdout != "" || got.stderr != want {
 			t.Errorf("pmapset --sync < %q = %+v", in, got)
 		}
 	}
-	if after := tm.srv.Registry().Dump(); !reflect.DeepEqual(after, before) {
+	if after := tm.Srv.Registry().Dump(); !reflect.DeepEqual(after, before) {
 		t.Errorf("the registry changed:\n%v\n%v", before, after)
 	}
 	// Without --sync an empty input is nothing to do.
-	if got := pmapset(t, strings.NewReader(""), tm.tcpArgs()...); got.code != exitOK || got.stdout != "" || got.stderr != "" {
+	if got := pmapset(t, strings.NewReader(""), tm.TCPArgs()...); got.code != exitOK || got.stdout != "" || got.stderr != "" {
 		t.Errorf("pmapset < /dev/null = %+v", got)
 	}
 }
@@ -364,12 +364,12 @@ func TestDryRun(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tm := syncSetup(t)
-			before := tm.srv.Registry().Dump()
-			got := pmapset(t, strings.NewReader(tt.in), append(tt.args, tm.tcpArgs()...)...)
+			before := tm.Srv.Registry().Dump()
+			got := pmapset(t, strings.NewReader(tt.in), append(tt.args, tm.TCPArgs()...)...)
 			if got.code != tt.code || got.stdout != tt.want || got.stderr != "" {
 				t.Errorf("pmapset %v = %+v\nwant exit %d, stdout\n%s", tt.args, got, tt.code, tt.want)
 			}
-			if after := tm.srv.Registry().Dump(); !reflect.DeepEqual(after, before) {
+			if after := tm.Srv.Registry().Dump(); !reflect.DeepEqual(after, before) {
 				t.Errorf("a dry run changed the registry:\n%v\n%v", before, after)
 			}
 		})
@@ -449,11 +449,11 @@ func TestListingKeepsFileOrder(t *testing.T) {
 			want = append(want, rb(prog, 2, "udp6", fmt.Sprintf("::1.4.%d", i%256), localOwner()))
 		}
 	}
-	got := pmapset(t, strings.NewReader(in.String()), tm.unixArgs()...)
+	got := pmapset(t, strings.NewReader(in.String()), tm.UnixArgs()...)
 	if got.code != exitOK || got.stdout != "" {
 		t.Fatalf("pmapset = %+v", got)
 	}
-	others := tm.others()
+	others := tm.Others()
 	if len(others) != len(want) {
 		t.Fatalf("%d registrations, want %d", len(others), len(want))
 	}

@@ -104,3 +104,34 @@ func FuzzReadRecord(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAuthSys: any credential body either parses as AUTH_SYS within its
+// limits or is refused; one that parses encodes within MaxAuthBytes and parses
+// back to the same values.
+func FuzzAuthSys(f *testing.F) {
+	for _, c := range vectors.All() {
+		var h CallHeader
+		h.Decode(xdr.NewDecoder(c.Call))
+		if h.Cred.Flavor == AuthSys {
+			f.Add(h.Cred.Body)
+		}
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := ParseAuthSys(OpaqueAuth{Flavor: AuthSys, Body: body})
+		if err != nil {
+			return
+		}
+		if len(p.MachineName) > MaxMachineName || len(p.GIDs) > MaxGIDs {
+			t.Fatalf("parsed past the limits: %d-byte name, %d gids", len(p.MachineName), len(p.GIDs))
+		}
+		a, err := p.Auth()
+		if err != nil {
+			t.Fatalf("re-encoding %+v: %v", p, err)
+		}
+		back, err := ParseAuthSys(a)
+		if err != nil || fmt.Sprintf("%+v", back) != fmt.Sprintf("%+v", p) {
+			t.Fatalf("round trip: %+v -> %+v, %v", p, back, err)
+		}
+	})
+}

@@ -250,6 +250,7 @@ func (b *bench) rpcinfoRowsFor(r, seed *registry) []*row {
 		rw := &row{
 			Name: fmt.Sprintf("`%s` %s, %s, against rpcbind", s.what, figure, r.describe()), Unit: unit,
 			Target: s.target, MaxRatio: s.max, args: s.args, rss: s.rss,
+			WithinNoise: strings.Contains(s.target, "within the noise"),
 		}
 		if b.ourRpcinfo == "" {
 			rw.Pending = notBuilt("rpcinfo")

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,67 +29,6 @@ const progForwardTarget = 0x20000042
 // auditWindow is the listening window of the tests' audits: every mapper is
 // across a veth pair and answers within a millisecond.
 const auditWindow = "300ms"
-
-// ipv4HeaderLen is the header of every IPv4 packet here (no options): nft
-// counts whole IP packets; less this, they are the IP payloads the audit
-// counts.
-const ipv4HeaderLen = 20
-
-// nftCounter counts, in the test namespace, the UDP packets sent to port 111
-// of a peer and those that come back from it.
-type nftCounter struct{ table string }
-
-func newNFTCounter(t *testing.T, peer netip.Addr) *nftCounter {
-	t.Helper()
-	testsupport.Require(t, "nft")
-	c := &nftCounter{table: "pmap_rpcinfo_audit"}
-	c.nft(t, fmt.Sprintf(`table inet %[1]s {
-	counter req { }
-	counter rep { }
-	chain out {
-		type filter hook output priority filter; policy accept;
-		ip daddr %[2]s udp dport 111 counter name "req"
-	}
-	chain in {
-		type filter hook input priority filter; policy accept;
-		ip saddr %[2]s udp sport 111 counter name "rep"
-	}
-}
-`, c.table, peer), "-f", "-")
-	t.Cleanup(func() { c.nft(t, "", "delete", "table", "inet", c.table) })
-	return c
-}
-
-func (c *nftCounter) nft(t *testing.T, stdin string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("nft", args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("nft %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-var nftCounts = regexp.MustCompile(`packets (\d+) bytes (\d+)`)
-
-// take returns the datagrams and IP payload bytes each way since the last
-// take, and resets the counters.
-func (c *nftCounter) take(t *testing.T) (reqPkts, reqBytes, repPkts, repBytes int) {
-	t.Helper()
-	read := func(name string) (int, int) {
-		m := nftCounts.FindStringSubmatch(c.nft(t, "", "reset", "counter", "inet", c.table, name))
-		if m == nil {
-			t.Fatalf("nft counter %s unreadable", name)
-		}
-		p, _ := strconv.Atoi(m[1])
-		b, _ := strconv.Atoi(m[2])
-		return p, b - ipv4HeaderLen*p
-	}
-	reqPkts, reqBytes = read("req")
-	repPkts, repBytes = read("rep")
-	return
-}
 
 // seedMappings reads testdata/seed-registrations.txt: "prog vers proto port".
 func seedMappings(t *testing.T) []portmap.Mapping {
@@ -184,14 +121,14 @@ func TestAuditInNamespaces(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h, target := auditedMapper(t, fmt.Sprintf("audit%d", i), c.start)
 			host := h.Addr.String()
-			counter := newNFTCounter(t, h.Addr)
+			counter := testsupport.CountUDP(t, h.Addr, portmap.Port)
 
 			// Each probe alone, against the kernel's counts.
 			for _, k := range audit.AllProbes() {
-				counter.take(t)
+				counter.Take(t)
 				res := runOurs(t, nil, "--audit", "-o", "json", "--no-forward", "--window", auditWindow,
 					"--probe", strings.ReplaceAll(string(k), "_", "-"), host)
-				reqPkts, reqBytes, repPkts, repBytes := counter.take(t)
+				reqPkts, reqBytes, repPkts, repBytes := counter.Take(t)
 				doc := decodeAudit(t, res.out)
 				if len(doc.Probes) != 1 || doc.Probes[0].Kind != k || doc.Forwarding != nil || doc.Host != host {
 					t.Fatalf("--probe %s: %v", k, res)

@@ -7,9 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,10 +24,6 @@ import (
 // joined by a veth pair, so the audit's calls come from a non-loopback source
 // as an attacker's would. They skip where root, rpcbind or nft is missing,
 // and fail then when CI is set.
-
-// ipv4HeaderLen is the header of every IPv4 packet the kernel sends here: no
-// options. nft counts whole IP packets; less this, they are IP payloads.
-const ipv4HeaderLen = 20
 
 // seedMappings reads testdata/seed-registrations.txt: "prog vers proto port".
 func seedMappings(t *testing.T) []portmap.Mapping {
@@ -79,67 +73,6 @@ func register(t *testing.T, h *testsupport.Host, ms []portmap.Mapping) {
 			t.Fatalf("SET %+v: %x %v", m, res, err)
 		}
 	}
-}
-
-// nftCounter counts, in the test namespace, the UDP packets sent to port 111
-// of peer and those coming back from it, with nftables counters: a count
-// made by the kernel, independent of the audit's own.
-type nftCounter struct {
-	table string
-}
-
-func newNFTCounter(t *testing.T, peer netip.Addr) *nftCounter {
-	t.Helper()
-	testsupport.Require(t, "nft")
-	c := &nftCounter{table: "pmap_audit_count"}
-	script := fmt.Sprintf(`table inet %[1]s {
-	counter req { }
-	counter rep { }
-	chain out {
-		type filter hook output priority filter; policy accept;
-		ip daddr %[2]s udp dport 111 counter name "req"
-	}
-	chain in {
-		type filter hook input priority filter; policy accept;
-		ip saddr %[2]s udp sport 111 counter name "rep"
-	}
-}
-`, c.table, peer)
-	c.nft(t, script, "-f", "-")
-	t.Cleanup(func() { c.nft(t, "", "delete", "table", "inet", c.table) })
-	return c
-}
-
-func (c *nftCounter) nft(t *testing.T, stdin string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("nft", args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("nft %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-var nftCounts = regexp.MustCompile(`packets (\d+) bytes (\d+)`)
-
-// take returns the packets and IP payload bytes each counter saw since the
-// last take, and resets them.
-func (c *nftCounter) take(t *testing.T) (reqPkts, reqBytes, repPkts, repBytes int) {
-	t.Helper()
-	read := func(name string) (int, int) {
-		out := c.nft(t, "", "reset", "counter", "inet", c.table, name)
-		m := nftCounts.FindStringSubmatch(out)
-		if m == nil {
-			t.Fatalf("nft counter %s: %q", name, out)
-		}
-		p, _ := strconv.Atoi(m[1])
-		b, _ := strconv.Atoi(m[2])
-		return p, b - ipv4HeaderLen*p
-	}
-	reqPkts, reqBytes = read("req")
-	repPkts, repBytes = read("rep")
-	return
 }
 
 // mapperCase is a port mapper the audit runs against, from a peer.
@@ -230,7 +163,7 @@ func TestReflectionAuditInNamespaces(t *testing.T) {
 // with the kernel's, and a DUMP's reply with the same list fetched over TCP.
 func checkFactorsAgainstKernel(t *testing.T, h *testsupport.Host, mc mapperCase) {
 	t.Helper()
-	counter := newNFTCounter(t, h.Addr)
+	counter := testsupport.CountUDP(t, h.Addr, portmap.Port)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	tcp, err := rpc.Dial(ctx, "tcp", netip.AddrPortFrom(h.Addr, portmap.Port).String(), nil)
@@ -239,9 +172,9 @@ func checkFactorsAgainstKernel(t *testing.T, h *testsupport.Host, mc mapperCase)
 	}
 	defer tcp.Close()
 	for _, k := range AllProbes() {
-		counter.take(t)
+		counter.Take(t)
 		r := AuditHost(ctx, h.Addr.String(), &AuditOptions{Probes: []ProbeKind{k}, SkipForwarding: true, Window: testWindow})
-		reqPkts, reqBytes, repPkts, repBytes := counter.take(t)
+		reqPkts, reqBytes, repPkts, repBytes := counter.Take(t)
 		if len(r.Probes) != 1 {
 			t.Fatalf("%s: %d probes", k, len(r.Probes))
 		}

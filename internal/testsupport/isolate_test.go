@@ -196,7 +196,16 @@ func TestIsolateOutcomes(t *testing.T) {
 				}
 			}
 			if m := regexp.MustCompile(`pidns=(pid:\[\d+\])`).FindSubmatch(out); m != nil {
-				if left := processesIn(string(m[1])); len(left) > 0 {
+				// The namespace's processes are killed as the child
+				// exits, but the kernel may take a moment to tear them
+				// down and their parent to reap them: a leak is what
+				// is still there after a grace period.
+				left := processesIn(string(m[1]))
+				for deadline := time.Now().Add(5 * time.Second); len(left) > 0 && time.Now().Before(deadline); {
+					time.Sleep(50 * time.Millisecond)
+					left = processesIn(string(m[1]))
+				}
+				if len(left) > 0 {
 					t.Errorf("processes left in %s after the test: %v", m[1], left)
 				}
 			}

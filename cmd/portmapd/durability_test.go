@@ -248,6 +248,7 @@ func TestDiskFull(t *testing.T) {
 	if err := fill(filler); err != nil {
 		t.Fatal(err)
 	}
+	stored = append(stored, untilRefused(t, d, 500200)...)
 	refusedWhile(t, d, stored, "the disk is full")
 	d.stop(t)
 
@@ -317,6 +318,34 @@ func registerSome(t *testing.T, d *daemon, base uint32, n int) []portmap.RPCB {
 		out = append(out, r)
 	}
 	return out
+}
+
+// untilRefused registers programs from base over the unix socket until a
+// SET is refused with SYSTEM_ERR, and returns those acknowledged. On a full
+// file system a change record still fits in the room left in the state
+// file's last block, and is then stored as any other; the first that needs a
+// new block is refused.
+func untilRefused(t *testing.T, d *daemon, base uint32) []portmap.RPCB {
+	t.Helper()
+	// A block of 4 KiB holds about 70 records of these registrations.
+	const most = 200
+	var out []portmap.RPCB
+	for i := range most {
+		r := portmap.RPCB{Prog: base + uint32(i), Vers: 1, Netid: "tcp", Addr: uaddrOf(3000 + i)}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ok, err := setOver(ctx, "unix", d.sock, portmap.RpcbSet, r)
+		cancel()
+		switch {
+		case errors.Is(err, rpc.ErrSystemErr):
+			t.Logf("on the full disk, %d more registrations were stored before one was refused", len(out))
+			return out
+		case err != nil || !ok:
+			t.Fatalf("SET %d on the full disk: %v, %v; want true or SYSTEM_ERR", r.Prog, ok, err)
+		}
+		out = append(out, r)
+	}
+	t.Fatalf("%d SETs stored on a full disk", most)
+	return nil
 }
 
 // refusedWhile checks that while the state cannot be written, SET and UNSET

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -597,6 +598,9 @@ func TestMaxConns(t *testing.T) {
 		if _, err := c.Call(ctx, testProg, 1, procNull, nil); err != nil {
 			t.Fatal(err)
 		}
+		// A call ends for the server just after its reply is sent: give
+		// c1's end time to be recorded before c2's, on a busy machine too.
+		time.Sleep(20 * time.Millisecond)
 	}
 	// c1 has been idle longest: a third connection replaces it.
 	c3 := ts.dial(t, nil)
@@ -608,14 +612,22 @@ func TestMaxConns(t *testing.T) {
 	}
 	// c1's connection was closed under it; its client redials, which in
 	// turn replaces the idlest of c2 and c3.
+	// (If c1's client has not yet seen the close when it sends, that call
+	// meets the reset and the next one redials.)
 	if _, err := c1.Call(ctx, testProg, 1, procNull, nil); err != nil {
-		t.Errorf("redial after eviction: %v", err)
+		if _, err := c1.Call(ctx, testProg, 1, procNull, nil); err != nil {
+			t.Errorf("redial after eviction: %v", err)
+		}
 	}
 
 	// Both open connections busy: a third is refused.
 	busy := []*Client{c1, c2}
-	if _, err := c2.Call(ctx, testProg, 1, procNull, nil); err != nil { // c2 redials if it was the one replaced
-		t.Fatal(err)
+	// c2 redials if it was the one replaced; if it sent before its client
+	// saw the close, that call meets the reset and the next one redials.
+	if _, err := c2.Call(ctx, testProg, 1, procNull, nil); err != nil {
+		if _, err := c2.Call(ctx, testProg, 1, procNull, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 	errs := make(chan error, len(busy))
 	for _, c := range busy {
@@ -942,3 +954,128 @@ func TestStreamCallsInOrder(t *testing.T) {
 }
 
 const orderProg = 0x20000066
+
+// pipeline starts a server of handler on network and writes calls calls of
+// (orderProg, 1, 1), the argument of call i being i and its xid i+1, in one
+// write; it returns the connection to read the replies from.
+func pipeline(t *testing.T, network string, handler HandlerFunc, calls int) net.Conn {
+	t.Helper()
+	var m Mux
+	m.HandleFunc(orderProg, 1, 1, handler)
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		addr = t.TempDir() + "/s.sock"
+	}
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Handler: &m, Logger: quietLogger()}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	conn, err := net.Dial(network, l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	var out []byte
+	for i := range uint32(calls) {
+		h := CallHeader{XID: i + 1, RPCVers: RPCVersion, Prog: orderProg, Vers: 1, Proc: 1}
+		rec := xdr.AppendUint32(h.Append(nil), i)
+		out = binary.BigEndian.AppendUint32(out, 1<<31|uint32(len(rec)))
+		out = append(out, rec...)
+	}
+	if _, err := conn.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// readInOrder reads calls replies from conn and fails unless their xids are
+// 1, 2, ... calls.
+func readInOrder(t *testing.T, conn net.Conn, calls int) {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i := range uint32(calls) {
+		rec, err := ReadRecord(conn, nil, 1<<16)
+		if err != nil {
+			t.Fatalf("reply %d: %v", i+1, err)
+		}
+		var h ReplyHeader
+		h.Decode(xdr.NewDecoder(rec))
+		if h.XID != i+1 {
+			t.Fatalf("reply %d has xid %d: replies out of order", i+1, h.XID)
+		}
+	}
+}
+
+// TestProceed: a call that proceeds lets the connection's next calls be
+// handled while it finishes; what each call does before Proceed still happens
+// in arrival order, and the replies still leave in call order, though the
+// earlier calls finish last.
+func TestProceed(t *testing.T) {
+	const calls = 100
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			var mu sync.Mutex
+			var seen []uint32
+			var finishing, most int
+			conn := pipeline(t, network, func(_ context.Context, r *Request, res []byte) ([]byte, error) {
+				d := xdr.NewDecoder(r.Args)
+				n := d.Uint32()
+				mu.Lock()
+				seen = append(seen, n)
+				mu.Unlock()
+				if n%3 == 2 {
+					return res, d.Err() // answers at once
+				}
+				r.Proceed()
+				mu.Lock()
+				finishing++
+				most = max(most, finishing)
+				mu.Unlock()
+				time.Sleep(time.Duration(3-n%4) * time.Millisecond) // the earlier, the longer
+				mu.Lock()
+				finishing--
+				mu.Unlock()
+				return res, d.Err()
+			}, calls)
+			readInOrder(t, conn, calls)
+			mu.Lock()
+			defer mu.Unlock()
+			for i, n := range seen {
+				if n != uint32(i) {
+					t.Fatalf("call %d begun in position %d: %v", n, i, seen[:i+1])
+				}
+			}
+			if most < 2 {
+				t.Errorf("at most %d calls finishing at once: Proceed did not let the next call in", most)
+			}
+		})
+	}
+}
+
+// TestProceedBound: at most MaxProceeding calls of a connection finish after
+// Proceed; the next one that proceeds holds the connection until they end.
+func TestProceedBound(t *testing.T) {
+	const calls = MaxProceeding + 10
+	var started atomic.Int32
+	release := make(chan struct{})
+	conn := pipeline(t, "tcp", func(_ context.Context, r *Request, res []byte) ([]byte, error) {
+		started.Add(1)
+		r.Proceed()
+		<-release
+		return res, nil
+	}, calls)
+	want := int32(MaxProceeding + 1) // those that proceeded, and the one that could not
+	deadline := time.Now().Add(10 * time.Second)
+	for started.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // time for any call beyond the bound to start
+	if got := started.Load(); got != want {
+		t.Errorf("%d calls started while all are held, want %d", got, want)
+	}
+	close(release)
+	readInOrder(t, conn, calls)
+}

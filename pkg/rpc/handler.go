@@ -33,6 +33,37 @@ type Request struct {
 	Local net.Addr
 	// Cred is the peer's identity on a unix socket; nil otherwise.
 	Cred *PeerCred
+
+	// For Proceed: the connection whose calls are handled in order (nil
+	// when there is none), whether Proceed handed the connection on, and
+	// the reply-order links it made (see serverConn.lastWrite).
+	conn       *serverConn
+	handedOff  bool
+	prev, mine chan struct{}
+}
+
+// Proceed tells the server that what is left of this call need not hold back
+// the next call of its connection. On a TCP or unix connection whose calls
+// are handled one after the other (the default; see
+// Server.ConcurrentStreamCalls), the server then starts reading and handling
+// the connection's next call while this one finishes, and still sends the
+// replies in the order of the calls. A handler calls it from its own
+// goroutine once the call's effect is visible to later calls and only its
+// completion remains: a change applied in memory, waiting to be written to
+// disk, so that the changes of calls pipelined on one connection share a
+// write. It does nothing for datagrams, with ConcurrentStreamCalls, when
+// called again, and when MaxProceeding calls of the connection are already
+// finishing this way (the handler then simply holds the connection back).
+func (r *Request) Proceed() {
+	c := r.conn
+	if c == nil || r.handedOff {
+		return
+	}
+	if !c.proceed(r) {
+		return
+	}
+	r.handedOff = true
+	go c.readLoop()
 }
 
 // Handler answers calls. ServeRPC appends the XDR-encoded results to res and

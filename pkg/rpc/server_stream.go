@@ -92,10 +92,28 @@ func isTemporaryAccept(err error) bool {
 	return false
 }
 
+// MaxProceeding bounds the calls of one connection that may be finishing
+// after [Request.Proceed] while the connection's later calls are handled:
+// each holds a goroutine and its MaxInFlight slot until its reply is sent.
+// 16, a quarter of DefaultMaxInFlight, leaves most slots to other callers
+// while letting a client that pipelines changes (pmapset) have them written
+// 16 or so at a time.
+const MaxProceeding = 16
+
 // serverConn is one stream connection being served.
 type serverConn struct {
 	s    *Server
 	conn net.Conn
+	tmpl Request       // the connection's part of every request
+	br   *bufio.Reader // read by one goroutine at a time: the reader
+
+	// Reply order after Proceed. lastWrite is closed once the reply of the
+	// latest call that proceeded has been sent (nil when none is pending);
+	// each such call waits for the one before it, so replies leave in call
+	// order. proceeding counts those calls.
+	pmu        sync.Mutex
+	lastWrite  chan struct{}
+	proceeding int
 
 	mu        sync.Mutex // guards active, idleSince and the read deadline's setting
 	active    int        // calls being handled
@@ -106,28 +124,33 @@ type serverConn struct {
 }
 
 func (c *serverConn) serve() {
-	s := c.s
-	defer s.wg.Done()
-	defer func() {
-		c.handlers.Wait()
-		c.conn.Close()
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-	}()
-	tmpl := Request{Network: c.conn.LocalAddr().Network(), Remote: c.conn.RemoteAddr(), Local: c.conn.LocalAddr()}
+	c.tmpl = Request{Network: c.conn.LocalAddr().Network(), Remote: c.conn.RemoteAddr(), Local: c.conn.LocalAddr()}
 	if uc, ok := c.conn.(*net.UnixConn); ok {
-		tmpl.Cred = peerCred(uc)
+		c.tmpl.Cred = peerCred(uc)
 	}
-	br := bufio.NewReaderSize(c.conn, streamReadBuffer)
+	c.br = bufio.NewReaderSize(c.conn, streamReadBuffer)
+	c.readLoop()
+}
+
+// readLoop reads and handles the connection's calls until it ends, then
+// closes it, unless a call handed the reading on to a new readLoop
+// (Request.Proceed), in which case it returns at once.
+func (c *serverConn) readLoop() {
+	s := c.s
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			c.close()
+		}
+	}()
 	for {
 		if !c.armRead() {
 			return
 		}
-		msg, err := ReadRecord(br, nil, s.maxRecord())
+		msg, err := ReadRecord(c.br, nil, s.maxRecord())
 		if err != nil {
 			if errors.Is(err, ErrRecordTooLong) {
-				s.logger().Warn("rpc: closing connection", "remote", tmpl.Remote, "err", err)
+				s.logger().Warn("rpc: closing connection", "remote", c.tmpl.Remote, "err", err)
 			}
 			return
 		}
@@ -136,11 +159,56 @@ func (c *serverConn) serve() {
 		}
 		c.begin()
 		if s.ConcurrentStreamCalls {
-			go c.handle(tmpl, msg)
-		} else {
-			c.handle(tmpl, msg)
+			go c.handle(msg, false)
+		} else if handedOff = c.handle(msg, true); handedOff {
+			return
 		}
 	}
+}
+
+// close ends the connection once its calls have been answered.
+func (c *serverConn) close() {
+	s := c.s
+	c.handlers.Wait()
+	c.conn.Close()
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// proceed records that r's call finishes after the connection's later calls
+// have begun, linking its reply after those of earlier such calls; false
+// when MaxProceeding calls are already finishing.
+func (c *serverConn) proceed(r *Request) bool {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if c.proceeding >= MaxProceeding {
+		return false
+	}
+	c.proceeding++
+	r.prev, r.mine = c.lastWrite, make(chan struct{})
+	c.lastWrite = r.mine
+	return true
+}
+
+// proceeded records that the reply of a call that proceeded has been sent.
+func (c *serverConn) proceeded(mine chan struct{}) {
+	c.pmu.Lock()
+	c.proceeding--
+	if c.lastWrite == mine {
+		c.lastWrite = nil
+	}
+	c.pmu.Unlock()
+	close(mine)
+}
+
+// pendingReplies returns what a call handled in order must wait for before
+// sending its reply: the reply of the latest call that proceeded.
+func (c *serverConn) pendingReplies() chan struct{} {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	return c.lastWrite
 }
 
 // armRead sets the deadline of the next record: IdleTimeout from now while no
@@ -187,21 +255,42 @@ func (c *serverConn) end() {
 	c.handlers.Done()
 }
 
-func (c *serverConn) handle(tmpl Request, msg []byte) {
+// handle answers one call. With inOrder, the call is one of those the
+// connection handles one after the other: its reply waits for those of the
+// earlier calls that proceeded, and the result reports whether the call
+// proceeded, handing the reading of the connection to a new goroutine.
+func (c *serverConn) handle(msg []byte, inOrder bool) (handedOff bool) {
 	s := c.s
 	defer c.end()
 	defer s.release()
 	bp := s.getBuf()
 	defer s.putBuf(bp)
-	req := tmpl
+	req := c.tmpl
+	if inOrder {
+		req.conn = c
+	}
 	reply, ok := s.dispatch(&req, msg, (*bp)[:0])
+	prev := req.prev
+	if req.handedOff {
+		defer func() {
+			if prev != nil {
+				<-prev // in order, even when this call sends nothing
+			}
+			c.proceeded(req.mine)
+		}()
+	} else if inOrder {
+		prev = c.pendingReplies()
+	}
 	if !ok {
 		s.logger().Debug("rpc: closing connection: undecodable call", "remote", req.Remote)
 		c.conn.Close()
-		return
+		return req.handedOff
 	}
 	if reply == nil {
-		return
+		return req.handedOff
+	}
+	if prev != nil {
+		<-prev
 	}
 	putMark(reply)
 	c.wmu.Lock()
@@ -212,6 +301,7 @@ func (c *serverConn) handle(tmpl Request, msg []byte) {
 		s.logger().Debug("rpc: closing connection: reply not sent", "remote", req.Remote, "err", err)
 		c.conn.Close()
 	}
+	return req.handedOff
 }
 
 // idlestConn returns the open connection with no call in progress that has

@@ -74,7 +74,7 @@ func (s *Server) pruneRound(ctx context.Context, misses map[portmap.RPCB]int) {
 			continue
 		}
 		delete(misses, rec)
-		ok, err := s.reg.apply(ctx, func() bool { return s.reg.pruneLocked(rec) })
+		ok, err := s.reg.apply(ctx, func() bool { return s.reg.pruneLocked(rec) }, nil)
 		switch {
 		case err != nil:
 			s.svc.log.Warn("server: could not remove a dead registration", "prog", rec.Prog, "vers", rec.Vers, "netid", rec.Netid, "addr", rec.Addr, "err", err)

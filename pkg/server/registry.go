@@ -41,9 +41,15 @@ const (
 type Registry struct {
 	mu  sync.RWMutex
 	max int
-	gen uint64 // counts additions and removals, to tell a batch that changed nothing
 
 	j atomic.Pointer[journal] // the state file's journal, when there is one
+
+	// With a journal, the changes applied but not yet written to the state
+	// file, oldest first: what the journal writes next, and what it undoes
+	// when that write fails. Only changes made through the journal are
+	// recorded (recording is set while one is applied).
+	recording bool
+	undo      []delta
 
 	// The indexes. The v2 view needs none of its own: its entries are those
 	// of netid "tcp" or "udp" with a port (entry.prot set), so exact finds
@@ -118,6 +124,15 @@ type progNetidSet struct {
 }
 
 type link struct{ prev, next *entry }
+
+// delta is one change to the registry: e added, or e removed from where its
+// links were. Undone newest first, each puts the lists back exactly as they
+// were before it, so a removed entry returns after the same neighbours.
+type delta struct {
+	e     *entry
+	add   bool
+	links [numLists]link // e's links just before it was removed
+}
 
 // chain is a doubly linked list threaded through the entries' links[i].
 type chain struct {
@@ -234,7 +249,7 @@ func (r *Registry) find(prog, vers uint32, netid string) (*entry, bool) {
 // the registry is full. rec.Owner is stored as given: the server, not the
 // caller, decides it.
 func (r *Registry) Set(rec portmap.RPCB) bool {
-	ok, err := r.apply(context.Background(), func() bool { return r.set(rec, false, 0) })
+	ok, err := r.apply(context.Background(), func() bool { return r.set(rec, false, 0) }, nil)
 	return ok && err == nil
 }
 
@@ -242,9 +257,12 @@ func (r *Registry) Set(rec portmap.RPCB) bool {
 // held, and returns its answer. With a state file, the change is made durable
 // first (see journal): the error is then the write's, and the change is
 // undone. Without one it never fails.
-func (r *Registry) apply(ctx context.Context, change func() bool) (bool, error) {
+//
+// proceed, when not nil, is called once the change is visible to the
+// registry's other callers, before it is written (rpc.Request.Proceed).
+func (r *Registry) apply(ctx context.Context, change func() bool, proceed func()) (bool, error) {
 	if j := r.j.Load(); j != nil {
-		return j.submit(ctx, change)
+		return j.submit(ctx, change, proceed)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -271,7 +289,6 @@ func (r *Registry) set(rec portmap.RPCB, own bool, rank int32) bool {
 		return false
 	}
 	id, ln := r.intern(lower(rec.Netid))
-	r.gen++
 	e := &entry{rec: rec, own: own, rank: rank, netid: id}
 	if rec.Netid == ln {
 		e.rec.Netid = ln // share the interned string
@@ -292,6 +309,9 @@ func (r *Registry) set(rec portmap.RPCB, own bool, rank int32) bool {
 		set.v2.insertOrdered(e, listV2)
 	}
 	r.exact[idKey{rec.Prog, rec.Vers, id}] = e
+	if r.recording {
+		r.undo = append(r.undo, delta{e: e, add: true})
+	}
 	return true
 }
 
@@ -322,7 +342,9 @@ func (c *chain) insertOrdered(e *entry, i int) {
 // delete removes e from every list and index.
 func (r *Registry) delete(e *entry) {
 	rec := e.rec
-	r.gen++
+	if r.recording {
+		r.undo = append(r.undo, delta{e: e, links: e.links})
+	}
 	r.all.remove(e, listAll)
 	unchainKey(r.pv, pvKey{rec.Prog, rec.Vers}, e, listPV)
 	pk := pnKey{rec.Prog, e.netid}
@@ -353,7 +375,7 @@ func unchainKey[K comparable](m map[K]*chain, k K, e *entry, i int) {
 // OwnerSuperuser. As in rpcbind, the matching registrations that come before
 // the first one owner may not remove are removed.
 func (r *Registry) Unset(prog, vers uint32, netid, owner string) bool {
-	ok, err := r.apply(context.Background(), func() bool { return r.unset(prog, vers, netid, owner) })
+	ok, err := r.apply(context.Background(), func() bool { return r.unset(prog, vers, netid, owner) }, nil)
 	return ok && err == nil
 }
 
@@ -528,19 +550,34 @@ func (r *Registry) userRecords() []portmap.RPCB {
 	return r.userRecordsLocked()
 }
 
-// restoreLocked puts back recs as the registrations other than the mapper's
-// own, in their order: the state after the last good write.
-func (r *Registry) restoreLocked(recs []portmap.RPCB) {
-	for e := r.all.head; e != nil; {
-		next := e.links[listAll].next
-		if !e.own {
-			r.delete(e)
+// undoLocked reverts every change recorded in r.undo, newest first, and
+// empties it: the registry is then as it was after the last good write.
+func (r *Registry) undoLocked() {
+	for i := len(r.undo) - 1; i >= 0; i-- {
+		d := r.undo[i]
+		if d.add {
+			r.delete(d.e)
+		} else {
+			r.reinsert(d.e, d.links)
 		}
-		e = next
 	}
-	for _, rec := range recs {
-		r.set(rec, false, 0)
+	clear(r.undo) // drop the entries' pointers
+	r.undo = r.undo[:0]
+}
+
+// reinsert puts a removed entry back where links say it was: after the same
+// neighbours in each of its lists. Its neighbours must be as they were when
+// it was removed, which undoing newest first ensures.
+func (r *Registry) reinsert(e *entry, links [numLists]link) {
+	rec := e.rec
+	r.all.insertAfter(links[listAll].prev, e, listAll)
+	setFor(r.pv, pvKey{rec.Prog, rec.Vers}).insertAfter(links[listPV].prev, e, listPV)
+	set := setFor(r.pn, pnKey{rec.Prog, e.netid})
+	set.all.insertAfter(links[listPN].prev, e, listPN)
+	if e.prot != 0 {
+		set.v2.insertAfter(links[listV2].prev, e, listV2)
 	}
+	r.exact[idKey{rec.Prog, rec.Vers, e.netid}] = e
 }
 
 // load adds recs, registrations read from a state or warm-start file, to an

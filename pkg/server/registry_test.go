@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 
@@ -214,5 +215,75 @@ func BenchmarkLookup(b *testing.B) {
 				r.Unset(1, 1, "udp", OwnerSuperuser)
 			}
 		})
+	}
+}
+
+// registryView is everything a caller can observe of a registry, for
+// comparing two states.
+func registryView(r *Registry) string {
+	var b []byte
+	b = fmt.Appendf(b, "dump %v\nv2 %v\n", r.Dump(), r.DumpV2())
+	for prog := uint32(500000); prog < 500006; prog++ {
+		for _, netid := range []string{"tcp", "udp", "tcp6", "local"} {
+			lo, hi, ok := r.Versions(prog, netid)
+			b = fmt.Appendf(b, "versions %d %s %d %d %v\n", prog, netid, lo, hi, ok)
+			for vers := uint32(0); vers < 4; vers++ {
+				l, ok := r.Lookup(prog, vers, netid, true)
+				b = fmt.Appendf(b, "lookup %d %d %s %v %v\n", prog, vers, netid, l, ok)
+			}
+		}
+		for vers := uint32(0); vers < 4; vers++ {
+			pt, okt := r.GetPort(prog, vers, portmap.IPProtoTCP)
+			pu, oku := r.GetPort(prog, vers, portmap.IPProtoUDP)
+			b = fmt.Appendf(b, "getport %d %d %d %v %d %v program %v\n", prog, vers, pt, okt, pu, oku, r.Program(prog, vers))
+		}
+	}
+	return string(b)
+}
+
+// TestUndoRestoresEverything applies random changes to a registry while
+// recording them, undoes them, and checks that every lookup, list and
+// fallback answers as before: what a failed state file write relies on.
+func TestUndoRestoresEverything(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	netids := []string{"tcp", "udp", "tcp6", "TCP", "local"}
+	random := func() portmap.RPCB {
+		prog := 500000 + rng.Uint32N(6)
+		vers := rng.Uint32N(4)
+		netid := netids[rng.IntN(len(netids))]
+		owner := []string{OwnerSuperuser, "1000", OwnerUnknown}[rng.IntN(3)]
+		return rec(prog, vers, netid, fmt.Sprintf("0.0.0.0.%d.%d", rng.IntN(4), rng.IntN(256)), owner)
+	}
+	for round := range 200 {
+		r := NewRegistry(40)
+		r.setOwn(rec(portmap.Program, 4, "tcp", "0.0.0.0.0.111", OwnerSuperuser), 1)
+		r.setOwn(rec(portmap.Program, 2, "udp", "0.0.0.0.0.111", OwnerSuperuser), 2)
+		for range 25 {
+			r.set(random(), false, 0)
+		}
+		before := registryView(r)
+		r.mu.Lock()
+		r.recording = true
+		for range 1 + rng.IntN(30) {
+			x := random()
+			switch rng.IntN(4) {
+			case 0, 1:
+				r.set(x, false, 0)
+			case 2:
+				r.unset(x.Prog, x.Vers, x.Netid, x.Owner)
+			case 3:
+				r.unset(x.Prog, x.Vers, "", OwnerSuperuser)
+			}
+		}
+		r.recording = false
+		changed := len(r.undo) > 0
+		r.undoLocked()
+		r.mu.Unlock()
+		if after := registryView(r); after != before {
+			t.Fatalf("round %d (changed: %v): after undo\n%s\nwant\n%s", round, changed, after, before)
+		}
+		if len(r.undo) != 0 {
+			t.Fatalf("round %d: %d changes left to undo", round, len(r.undo))
+		}
 	}
 }

@@ -278,18 +278,23 @@ func (s *Server) loadState(max int) error {
 	log := s.svc.log
 	reg := s.Registry()
 	now := s.svc.now()
-	var recs []portmap.RPCB
-	var err error
+	var st stateContent
 	if s.StateFile != "" {
 		// The directory may be a fresh /run after a boot: make it, as
 		// systemd's RuntimeDirectory= would.
 		if err := os.MkdirAll(filepath.Dir(s.StateFile), stateDirMode); err != nil {
 			return &StateError{Path: s.StateFile, Err: err}
 		}
-		if recs, err = loadState(s.StateFile, max, now); err != nil {
+		var err error
+		if st, err = loadState(s.StateFile, max, now); err != nil {
 			return err
 		}
+		if st.dropped > 0 {
+			log.Warn("server: the state file ends in a change cut short (a crash while it was written); it was never acknowledged and is ignored",
+				"path", s.StateFile, "bytes", st.dropped)
+		}
 	}
+	recs := st.recs
 	var warm []string
 	if s.WarmStartDir != "" {
 		wrecs, files, err := readWarmStart(s.WarmStartDir, max, now)
@@ -301,23 +306,40 @@ func (s *Server) loadState(max int) error {
 			log.Info("server: loaded rpcbind's warm-start files", "files", files, "registrations", len(wrecs))
 		}
 	}
-	if refused := reg.load(recs); refused > 0 {
+	refused := reg.load(recs)
+	if refused > 0 {
 		log.Warn("server: registrations of the saved state not restored (duplicates, or over the limit)", "count", refused)
 	}
 	if s.StateFile == "" {
 		return nil
 	}
 	committed := reg.userRecords()
-	if warm != nil {
-		if err := writeState(s.StateFile, committed); err != nil {
+	// size is what the journal appends to: the file as read when it is a
+	// bare snapshot of the registry; otherwise the file is rewritten as one
+	// now (or, when that fails, at the first change).
+	var size int64
+	switch {
+	case warm != nil:
+		data := encodeState(committed)
+		if err := writeFileAtomic(s.StateFile, data); err != nil {
 			return err
 		}
+		size = int64(len(data))
 		if err := removeWarmStart(warm); err != nil {
 			log.Warn("server: could not remove rpcbind's warm-start files; they will be read again at the next start", "err", err)
 		}
+	case st.version == stateVersion && st.changes == 0 && st.dropped == 0 && refused == 0 && len(committed) == len(st.recs):
+		size = int64(st.good)
+	case st.version != 0:
+		data := encodeState(committed)
+		if err := writeFileAtomic(s.StateFile, data); err != nil {
+			log.Warn("server: could not compact the state file; the first change will rewrite it", "err", err)
+		} else {
+			size = int64(len(data))
+		}
 	}
 	log.Info("server: state file", "path", s.StateFile, "registrations", len(committed))
-	s.journal = newJournal(s.StateFile, reg, committed, log)
+	s.journal = newJournal(s.StateFile, reg, size, log)
 	reg.j.Store(s.journal)
 	return nil
 }

@@ -165,8 +165,11 @@ func (s *service) logCall(c caller, h *rpc.CallHeader, err error) {
 // change applies a change to the registry, durably when there is a state
 // file; a change that could not be stored is answered SYSTEM_ERR (and was
 // undone).
-func (s *service) change(ctx context.Context, f func(r *Registry) bool) (bool, error) {
-	ok, err := s.reg.apply(ctx, func() bool { return f(s.reg) })
+//
+// Once the change is applied, the connection's next call may be handled
+// while the change is written (rpc.Request.Proceed): its reply still waits.
+func (s *service) change(ctx context.Context, req *rpc.Request, f func(r *Registry) bool) (bool, error) {
+	ok, err := s.reg.apply(ctx, func() bool { return f(s.reg) }, req.Proceed)
 	if err != nil {
 		return false, rpc.ErrSystemErr
 	}
@@ -192,11 +195,11 @@ func (s *service) serveV2(ctx context.Context, c caller, req *rpc.Request, res [
 		var ok bool
 		var err error
 		if proc == portmap.PmapSet {
-			ok, err = s.setV2(ctx, m, owner)
+			ok, err = s.setV2(ctx, req, m, owner)
 			s.st.set(portmap.V2, ok)
 		} else {
 			// UNSET removes both protocols' mappings, whatever prot says.
-			ok, err = s.change(ctx, func(r *Registry) bool {
+			ok, err = s.change(ctx, req, func(r *Registry) bool {
 				okTCP := r.unset(m.Prog, m.Vers, portmap.NetidTCP, owner)
 				okUDP := r.unset(m.Prog, m.Vers, portmap.NetidUDP, owner)
 				return okTCP || okUDP
@@ -228,14 +231,14 @@ func (s *service) serveV2(ctx context.Context, c caller, req *rpc.Request, res [
 // setV2 registers a v2 mapping as rpcbind does: under netid "tcp" or "udp"
 // with the address 0.0.0.0.p1.p2 of the low 16 bits of the port; any other
 // prot is refused.
-func (s *service) setV2(ctx context.Context, m portmap.Mapping, owner string) (bool, error) {
+func (s *service) setV2(ctx context.Context, req *rpc.Request, m portmap.Mapping, owner string) (bool, error) {
 	netid, ok := portmap.NetidForProt(m.Prot)
 	if !ok {
 		return false, nil
 	}
 	addr := "0.0.0.0." + itoa(m.Port>>8&0xff) + "." + itoa(m.Port&0xff)
 	rec := portmap.RPCB{Prog: m.Prog, Vers: m.Vers, Netid: netid, Addr: addr, Owner: owner}
-	return s.change(ctx, func(r *Registry) bool { return r.set(rec, false, 0) })
+	return s.change(ctx, req, func(r *Registry) bool { return r.set(rec, false, 0) })
 }
 
 // serveRPCB answers rpcbind versions 3 and 4 (RFC 1833 §2.2).
@@ -259,10 +262,10 @@ func (s *service) serveRPCB(ctx context.Context, c caller, req *rpc.Request, res
 		var err error
 		if proc == portmap.RpcbSet {
 			r.Owner = owner
-			ok, err = s.change(ctx, func(reg *Registry) bool { return reg.set(r, false, 0) })
+			ok, err = s.change(ctx, req, func(reg *Registry) bool { return reg.set(r, false, 0) })
 			s.st.set(vers, ok)
 		} else {
-			ok, err = s.change(ctx, func(reg *Registry) bool { return reg.unset(r.Prog, r.Vers, r.Netid, owner) })
+			ok, err = s.change(ctx, req, func(reg *Registry) bool { return reg.unset(r.Prog, r.Vers, r.Netid, owner) })
 			s.st.unset(vers, ok)
 		}
 		if err != nil {

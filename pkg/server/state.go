@@ -19,20 +19,44 @@ import (
 // big-endian as XDR is (RFC 4506 §4.2):
 //
 //	magic    4 bytes  "PMST"
-//	version  uint32   1
-//	length   uint32   the length of the body
-//	checksum uint32   CRC-32C (Castagnoli) of the body
+//	version  uint32   2 (1: the same without change records)
+//	length   uint32   the length of the snapshot
+//	checksum uint32   CRC-32C (Castagnoli) of the snapshot
 //
-// then the body: the registrations as an rpcblist (RFC 1833 §2.1), the
+// then the snapshot: the registrations as an rpcblist (RFC 1833 §2.1), the
 // encoding of rpcbind's DUMP results and of its own warm-start file
-// rpcbind.xdr. The file is only ever replaced whole (a temporary file in the
-// same directory, written and flushed, then renamed over it, then the
+// rpcbind.xdr; then the changes made since, appended one record each:
+//
+//	length   uint32   the length of what follows the checksum
+//	checksum uint32   CRC-32C of it
+//	op       uint32   1 added, 2 removed
+//	rpcb              the registration (RFC 1833 §2.1)
+//
+// A change is appended and flushed to disk before it is acknowledged, so a
+// registration costs one small write. Once the records outweigh the
+// snapshot, the file is replaced whole by a new snapshot (a temporary file in
+// the same directory, written and flushed, then renamed over it, then the
 // directory flushed), so a reader sees the old file or the new one, never a
-// mix; the length and checksum catch anything else.
+// mix. A record cut short by a crash fails its checksum; it was never
+// acknowledged, and it and anything after it are ignored.
 const (
 	stateMagic     = "PMST"
-	stateVersion   = 1
+	stateVersion   = 2
 	stateHeaderLen = 16
+
+	// stateVersionSnapshot is the format before change records: the
+	// snapshot alone, which must fill the file.
+	stateVersionSnapshot = 1
+
+	// Change records (see above).
+	changeHeaderLen = 8 // length and checksum
+	opAdd           = 1
+	opRemove        = 2
+
+	// maxChangeLen bounds a change record's length field: op and the
+	// largest registration the decoder accepts (about 4.7 KB). A larger
+	// length is damage, not a record.
+	maxChangeLen = 8 << 10
 
 	// maxStateBytes bounds the state file read at start: DefaultMaxRegistrations
 	// registrations of the largest size the decoder accepts (netid and owner
@@ -92,25 +116,153 @@ func encodeState(recs []portmap.RPCB) []byte {
 	return b
 }
 
-// decodeState reads a state file's content; max bounds the registrations.
+// decodeState reads a state file's content, applying its change records to
+// its snapshot; max bounds the registrations.
 func decodeState(data []byte, max int) ([]portmap.RPCB, error) {
+	st, err := decodeStateLog(data, max)
+	return st.recs, err
+}
+
+// stateContent is what a state file holds.
+type stateContent struct {
+	recs    []portmap.RPCB // the registrations, changes applied
+	version uint32         // the file's format
+	changes int            // change records applied
+	good    int            // bytes of the file read as header, snapshot and whole records
+	dropped int            // bytes after those: a record cut short by a crash
+}
+
+// decodeStateLog reads a state file's content; max bounds the registrations.
+// A damaged header or snapshot is an error; a damaged change record ends the
+// changes (see the format above) and is counted in dropped.
+func decodeStateLog(data []byte, max int) (stateContent, error) {
+	var st stateContent
 	switch {
 	case len(data) < stateHeaderLen:
-		return nil, corruptf("%d bytes, shorter than the %d-byte header", len(data), stateHeaderLen)
+		return st, corruptf("%d bytes, shorter than the %d-byte header", len(data), stateHeaderLen)
 	case string(data[:4]) != stateMagic:
-		return nil, corruptf("does not start with %q: not a portmapd state file", stateMagic)
+		return st, corruptf("does not start with %q: not a portmapd state file", stateMagic)
 	}
-	if v := binary.BigEndian.Uint32(data[4:]); v != stateVersion {
-		return nil, corruptf("format version %d, want %d", v, stateVersion)
+	st.version = binary.BigEndian.Uint32(data[4:])
+	if st.version != stateVersion && st.version != stateVersionSnapshot {
+		return st, corruptf("format version %d, want %d", st.version, stateVersion)
 	}
-	body := data[stateHeaderLen:]
-	if n := binary.BigEndian.Uint32(data[8:]); int64(n) != int64(len(body)) {
-		return nil, corruptf("header says %d bytes of registrations, file holds %d", n, len(body))
+	n := int64(binary.BigEndian.Uint32(data[8:]))
+	rest := int64(len(data) - stateHeaderLen)
+	if n > rest || (st.version == stateVersionSnapshot && n != rest) {
+		return st, corruptf("header says %d bytes of registrations, file holds %d", n, rest)
 	}
+	body := data[stateHeaderLen : stateHeaderLen+n]
 	if sum := crc32.Checksum(body, crcTable); sum != binary.BigEndian.Uint32(data[12:]) {
-		return nil, corruptf("checksum %08x, header says %08x", sum, binary.BigEndian.Uint32(data[12:]))
+		return st, corruptf("checksum %08x, header says %08x", sum, binary.BigEndian.Uint32(data[12:]))
 	}
-	return decodeRPCBFile(body, max)
+	recs, err := decodeRPCBFile(body, max)
+	if err != nil {
+		return st, err
+	}
+	st.good = stateHeaderLen + int(n)
+	log := data[st.good:]
+	if len(log) == 0 {
+		st.recs = recs
+		return st, nil
+	}
+	rp := newReplay(recs)
+	for len(log) > 0 {
+		rec, op, size, ok := decodeChange(log)
+		if !ok {
+			break
+		}
+		if op == opAdd && rp.live >= max {
+			return st, corruptf("more than %d registrations", max)
+		}
+		rp.apply(op, rec)
+		log = log[size:]
+		st.good += size
+		st.changes++
+	}
+	st.dropped = len(log)
+	st.recs = rp.result()
+	return st, nil
+}
+
+// decodeChange reads the change record at the start of b; ok is false when
+// b does not start with a whole, intact one.
+func decodeChange(b []byte) (rec portmap.RPCB, op uint32, size int, ok bool) {
+	if len(b) < changeHeaderLen {
+		return rec, 0, 0, false
+	}
+	n := binary.BigEndian.Uint32(b)
+	if n > maxChangeLen || int(n) > len(b)-changeHeaderLen {
+		return rec, 0, 0, false
+	}
+	payload := b[changeHeaderLen : changeHeaderLen+int(n)]
+	if crc32.Checksum(payload, crcTable) != binary.BigEndian.Uint32(b[4:]) {
+		return rec, 0, 0, false
+	}
+	d := xdr.NewDecoder(payload)
+	op = d.Uint32()
+	rec.Decode(d)
+	if d.Err() != nil || d.Remaining() != 0 || (op != opAdd && op != opRemove) {
+		return rec, 0, 0, false
+	}
+	return rec, op, changeHeaderLen + int(n), true
+}
+
+// appendChange appends the change record of op on rec to b.
+func appendChange(b []byte, op uint32, rec portmap.RPCB) []byte {
+	at := len(b)
+	b = append(b, make([]byte, changeHeaderLen)...)
+	b = xdr.AppendUint32(b, op)
+	b = rec.Append(b)
+	payload := b[at+changeHeaderLen:]
+	binary.BigEndian.PutUint32(b[at:], uint32(len(payload)))
+	binary.BigEndian.PutUint32(b[at+4:], crc32.Checksum(payload, crcTable))
+	return b
+}
+
+// replay applies change records to a list of registrations, keeping their
+// order: an addition goes last, a removal takes out the registration of the
+// same (program, version, netid) (netid in any case, as the registry
+// compares).
+type replay struct {
+	recs []portmap.RPCB
+	gone []bool
+	at   map[exactKey]int // index in recs of each live registration
+	live int
+}
+
+func newReplay(recs []portmap.RPCB) *replay {
+	rp := &replay{recs: recs, gone: make([]bool, len(recs)), at: make(map[exactKey]int, len(recs))}
+	for i, r := range recs {
+		rp.at[exactKey{r.Prog, r.Vers, lower(r.Netid)}] = i
+	}
+	rp.live = len(rp.at)
+	return rp
+}
+
+func (rp *replay) apply(op uint32, r portmap.RPCB) {
+	k := exactKey{r.Prog, r.Vers, lower(r.Netid)}
+	if i, ok := rp.at[k]; ok {
+		rp.gone[i] = true
+		delete(rp.at, k)
+		rp.live--
+	}
+	if op == opAdd {
+		rp.at[k] = len(rp.recs)
+		rp.recs = append(rp.recs, r)
+		rp.gone = append(rp.gone, false)
+		rp.live++
+	}
+}
+
+func (rp *replay) result() []portmap.RPCB {
+	out := rp.recs[:0]
+	for i, r := range rp.recs {
+		if !rp.gone[i] {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // decodeRPCBFile reads an rpcblist that must fill data exactly.
@@ -151,23 +303,23 @@ func readBounded(path string) ([]byte, error) {
 	return data, nil
 }
 
-// loadState reads the state file at path: nil for a file that does not
-// exist yet. Temporary files a crash left beside it are removed first. A
-// corrupt file is renamed aside and reported as a *StateError; so is one
-// that cannot be read.
-func loadState(path string, max int, now time.Time) ([]portmap.RPCB, error) {
+// loadState reads the state file at path: an empty content with version 0
+// for a file that does not exist yet. Temporary files a crash left beside it
+// are removed first. A corrupt file is renamed aside and reported as a
+// *StateError; so is one that cannot be read.
+func loadState(path string, max int, now time.Time) (stateContent, error) {
 	removeTemps(path)
 	data, err := readBounded(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return stateContent{}, nil
 	}
 	if err == nil {
-		var recs []portmap.RPCB
-		if recs, err = decodeState(data, max); err == nil {
-			return recs, nil
+		var st stateContent
+		if st, err = decodeStateLog(data, max); err == nil {
+			return st, nil
 		}
 	}
-	return nil, setAside(path, err, now)
+	return stateContent{}, setAside(path, err, now)
 }
 
 // setAside renames a file that could not be decoded to path.corrupt-TIME and

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -14,12 +15,14 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/portmap-toolkit/pmap/internal/testsupport"
 	"github.com/portmap-toolkit/pmap/pkg/portmap"
 	"github.com/portmap-toolkit/pmap/pkg/rpc"
+	"github.com/portmap-toolkit/pmap/pkg/xdr"
 )
 
 // sampleRecs are registrations of every kind a state file holds.
@@ -54,9 +57,12 @@ func TestDecodeStateCorrupt(t *testing.T) {
 		{"header only, cut", good[:10], "shorter than the 16-byte header"},
 		{"other magic", edit(func(b []byte) []byte { b[0] = 'X'; return b }), "not a portmapd state file"},
 		{"rpcbind's own file", portmap.AppendRPCBList(nil, sampleRecs), "not a portmapd state file"},
-		{"other version", edit(func(b []byte) []byte { binary.BigEndian.PutUint32(b[4:], 2); return b }), "format version 2"},
+		{"other version", edit(func(b []byte) []byte { binary.BigEndian.PutUint32(b[4:], 3); return b }), "format version 3"},
 		{"truncated", good[:len(good)-8], "header says"},
-		{"trailing bytes", append(append([]byte(nil), good...), 0, 0, 0, 0), "header says"},
+		{"version 1 with trailing bytes", edit(func(b []byte) []byte {
+			binary.BigEndian.PutUint32(b[4:], stateVersionSnapshot)
+			return append(b, 0, 0, 0, 0)
+		}), "header says"},
 		{"flipped bit", edit(func(b []byte) []byte { b[40] ^= 1; return b }), "checksum"},
 		{"list cut, length and checksum made to match", func() []byte {
 			body := portmap.AppendRPCBList(nil, sampleRecs)
@@ -89,17 +95,17 @@ func TestLoadState(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state")
 	now := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
-	if recs, err := loadState(path, 10, now); recs != nil || err != nil {
-		t.Fatalf("missing file: %v, %v", recs, err)
+	if st, err := loadState(path, 10, now); st.recs != nil || st.version != 0 || err != nil {
+		t.Fatalf("missing file: %+v, %v", st, err)
 	}
 	if err := writeState(path, sampleRecs); err != nil {
 		t.Fatal(err)
 	}
 	leftover := path + tmpInfix + "123"
 	os.WriteFile(leftover, []byte("half a write"), 0o600)
-	recs, err := loadState(path, 10, now)
-	if err != nil || !reflect.DeepEqual(recs, sampleRecs) {
-		t.Fatalf("loadState = %v, %v", recs, err)
+	st, err := loadState(path, 10, now)
+	if err != nil || !reflect.DeepEqual(st.recs, sampleRecs) {
+		t.Fatalf("loadState = %v, %v", st.recs, err)
 	}
 	if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the leftover temporary file is still there: %v", err)
@@ -127,8 +133,8 @@ func TestLoadState(t *testing.T) {
 		t.Errorf("the file kept aside holds %q, %v", kept, err)
 	}
 	// The next start begins empty.
-	if recs, err := loadState(path, 10, now); recs != nil || err != nil {
-		t.Errorf("after setting aside: %v, %v", recs, err)
+	if st, err := loadState(path, 10, now); st.recs != nil || err != nil {
+		t.Errorf("after setting aside: %v, %v", st.recs, err)
 	}
 	// More registrations than the registry may hold: corrupt, not cut.
 	writeState(path, sampleRecs)
@@ -194,25 +200,29 @@ func TestStateFileServer(t *testing.T) {
 	}
 }
 
-// TestGroupCommit holds the committer while changes pile up, then lets it
-// go: however many changes wait, they share one write.
+// TestGroupCommit holds the committer in its first write while changes pile
+// up, then lets it go: however many changes wait, they share one write.
 func TestGroupCommit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state")
 	reg := NewRegistry(0)
-	j := newJournal(path, reg, nil, discardLog())
+	j := newJournal(path, reg, 0, discardLog())
+	entered, release := make(chan struct{}), make(chan struct{})
+	var held atomic.Bool
+	j.beforeWrite = func() {
+		if held.CompareAndSwap(false, true) {
+			close(entered)
+			<-release
+		}
+	}
 	reg.j.Store(j)
 	defer j.close()
 
-	const n = 50
-	// With the registry locked, the committer blocks on its first batch
-	// and every other change queues behind it.
-	reg.mu.Lock()
-	locked := true
-	defer func() {
-		if locked {
-			reg.mu.Unlock()
-		}
+	first := make(chan bool)
+	go func() {
+		first <- reg.Set(portmap.RPCB{Prog: 299999, Vers: 1, Netid: "udp", Addr: "0.0.0.0.1.1", Owner: OwnerSuperuser})
 	}()
+	<-entered
+	const n = 50
 	var wg sync.WaitGroup
 	oks := make([]bool, n)
 	for i := range n {
@@ -221,26 +231,219 @@ func TestGroupCommit(t *testing.T) {
 		})
 	}
 	deadline := time.Now().Add(replyWait)
-	for j.submitted.Load() < n {
+	for j.submitted.Load() < n+1 {
 		if time.Now().After(deadline) {
 			t.Fatalf("only %d changes submitted", j.submitted.Load())
 		}
 		time.Sleep(time.Millisecond)
 	}
-	locked = false
-	reg.mu.Unlock()
+	close(release)
 	wg.Wait()
+	if !<-first {
+		t.Error("the first SET failed")
+	}
 	for i, ok := range oks {
 		if !ok {
 			t.Errorf("SET %d failed", i)
 		}
 	}
-	if w := j.writes.Load(); w > 2 {
-		t.Errorf("%d changes took %d writes, want at most 2", n, w)
+	// The first write creates the file (a rewrite); the 50 changes are
+	// appended by the second.
+	if w, rw := j.writes.Load(), j.rewrites.Load(); w != 2 || rw != 1 {
+		t.Errorf("%d changes took %d writes (%d rewrites), want 2 (1)", n+1, w, rw)
 	}
 	data, _ := os.ReadFile(path)
-	if recs, err := decodeState(data, 100); err != nil || len(recs) != n {
-		t.Errorf("state file holds %d records, %v", len(recs), err)
+	st, err := decodeStateLog(data, 100)
+	if err != nil || len(st.recs) != n+1 || st.changes != n {
+		t.Errorf("state file holds %d registrations from %d change records, %v; want %d from %d", len(st.recs), st.changes, err, n+1, n)
+	}
+}
+
+// TestJournalCompacts fills a registry and empties it again through a
+// journal: the file always holds what the registry holds, change records
+// are appended, and the file is rewritten whole only now and then.
+func TestJournalCompacts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state")
+	reg := NewRegistry(0)
+	j := newJournal(path, reg, 0, discardLog())
+	reg.j.Store(j)
+	defer j.close()
+	check := func(when string) {
+		t.Helper()
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := decodeState(data, DefaultMaxRegistrations)
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		if want := reg.userRecords(); !reflect.DeepEqual(recs, want) && (len(recs) != 0 || len(want) != 0) {
+			t.Fatalf("%s: the file holds %d registrations, the registry %d", when, len(recs), len(want))
+		}
+	}
+	const n = 3000
+	for i := range n {
+		netid := []string{"udp", "tcp", "UDP6"}[i%3]
+		if !reg.Set(portmap.RPCB{Prog: 400000 + uint32(i/3), Vers: 1, Netid: netid, Addr: "0.0.0.0.1.1", Owner: OwnerUnknown}) {
+			t.Fatalf("SET %d failed", i)
+		}
+	}
+	check("after the SETs")
+	for i := 0; i < n/3; i += 2 {
+		if !reg.Unset(400000+uint32(i), 1, "", OwnerSuperuser) {
+			t.Fatalf("UNSET %d failed", i)
+		}
+	}
+	check("after the UNSETs")
+	if w := j.writes.Load(); w != n+n/6 {
+		t.Errorf("%d writes for %d changes, want one each", w, n+n/6)
+	}
+	// Each rewrite at least doubles what the records may take before the
+	// next, beyond the first 64 KiB: a handful, not one per change.
+	if rw := j.rewrites.Load(); rw < 2 || rw > 8 {
+		t.Errorf("%d rewrites for %d changes, want 2 to 8", rw, n+n/6)
+	}
+	// A restart reads the same.
+	reg2 := NewRegistry(0)
+	st, err := loadState(path, DefaultMaxRegistrations, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg2.load(st.recs)
+	if got, want := reg2.Dump(), reg.Dump(); !reflect.DeepEqual(got, want) {
+		t.Errorf("reloaded registry differs: %d registrations, want %d", len(got), len(want))
+	}
+}
+
+// TestStateChangeRecords checks reading change records: additions go last,
+// removals take out the registration of the same key whatever the netid's
+// case, and a record cut short or damaged ends the changes without losing
+// those before it.
+func TestStateChangeRecords(t *testing.T) {
+	base := encodeState(sampleRecs[:3])
+	add := portmap.RPCB{Prog: 390000, Vers: 2, Netid: "tcp", Addr: "0.0.0.0.3.3", Owner: OwnerUnknown}
+	gone := sampleRecs[1]
+	gone.Netid = strings.ToUpper(gone.Netid)
+	var log []byte
+	log = appendChange(log, opAdd, add)
+	log = appendChange(log, opRemove, gone)
+	log = appendChange(log, opAdd, sampleRecs[1])
+	want := []portmap.RPCB{sampleRecs[0], sampleRecs[2], add, sampleRecs[1]}
+	whole := append(append([]byte(nil), base...), log...)
+
+	tests := []struct {
+		name    string
+		data    []byte
+		want    []portmap.RPCB
+		changes int
+		dropped int
+	}{
+		{"snapshot only", base, sampleRecs[:3], 0, 0},
+		{"three changes", whole, want, 3, 0},
+		{"last record cut short", whole[:len(whole)-3], want[:3], 2, len(appendChange(nil, opAdd, sampleRecs[1])) - 3},
+		{"a header alone", append(append([]byte(nil), whole...), 0, 0, 0, 9), want, 3, 4},
+		{"damaged record", flip(whole, len(base)+12), sampleRecs[:3], 0, len(log)},
+		{"absurd length", append(append([]byte(nil), base...), 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0), sampleRecs[:3], 0, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st, err := decodeStateLog(tt.data, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(st.recs, tt.want) || st.changes != tt.changes || st.dropped != tt.dropped {
+				t.Errorf("got %v (%d changes, %d bytes dropped), want %v (%d, %d)", st.recs, st.changes, st.dropped, tt.want, tt.changes, tt.dropped)
+			}
+			if st.good+st.dropped != len(tt.data) {
+				t.Errorf("good %d + dropped %d != %d bytes", st.good, st.dropped, len(tt.data))
+			}
+		})
+	}
+	// A version-1 file (a snapshot that must fill the file) still loads;
+	// bytes after its snapshot are damage.
+	v1 := append([]byte(nil), base...)
+	binary.BigEndian.PutUint32(v1[4:], stateVersionSnapshot)
+	if recs, err := decodeState(v1, 100); err != nil || !reflect.DeepEqual(recs, sampleRecs[:3]) {
+		t.Errorf("version 1: %v, %v", recs, err)
+	}
+	if _, err := decodeState(append(v1, log...), 100); err == nil {
+		t.Error("version 1 with records after the snapshot loaded")
+	}
+}
+
+// flip returns a copy of b with the byte at i inverted.
+func flip(b []byte, i int) []byte {
+	c := append([]byte(nil), b...)
+	c[i] ^= 0xff
+	return c
+}
+
+// TestPipelinedSetsShareWrites pipelines SETs on one connection to a server
+// with a state file and holds its first write until rpc.MaxProceeding more
+// SETs have been applied: that can only happen if the connection's later
+// calls are handled while the first waits for its write
+// (rpc.Request.Proceed). The replies come in call order, and the SETs that
+// waited share a write.
+func TestPipelinedSetsShareWrites(t *testing.T) {
+	for _, network := range []string{viaUnix, viaTCP} {
+		t.Run(network, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "portmapd.state")
+			entered, release := make(chan struct{}), make(chan struct{})
+			var held atomic.Bool
+			ts := stateServer(t, path, nil)
+			ts.srv.journal.beforeWrite = func() {
+				if held.CompareAndSwap(false, true) {
+					close(entered)
+					<-release
+				}
+			}
+			c := ts.dial(t, network, false)
+			const n = 32
+			var calls []byte
+			for i := range n {
+				msg := callMsg(0x7000+uint32(i), 3, portmap.RpcbSet, rpcbArgs(410000+uint32(i), 1, "tcp", "127.0.0.1.8.1", ""))
+				var rec bytes.Buffer
+				rpc.WriteRecord(&rec, msg, 0)
+				calls = append(calls, rec.Bytes()...)
+			}
+			if _, err := c.conn.Write(calls); err != nil {
+				t.Fatal(err)
+			}
+			<-entered
+			deadline := time.Now().Add(replyWait)
+			const waiting = rpc.MaxProceeding + 1 // the first, and those behind it
+			for ts.srv.journal.submitted.Load() < waiting {
+				if time.Now().After(deadline) {
+					close(release)
+					t.Fatalf("only %d of %d pipelined SETs applied while the first waits for its write", ts.srv.journal.submitted.Load(), waiting)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			close(release)
+			c.conn.SetReadDeadline(time.Now().Add(replyWait))
+			for i := range n {
+				m, err := rpc.ReadRecord(c.br, nil, 1<<16)
+				if err != nil {
+					t.Fatalf("reply %d: %v", i, err)
+				}
+				var h rpc.ReplyHeader
+				d := xdr.NewDecoder(m)
+				h.Decode(d)
+				if ok := d.Bool(); h.XID != 0x7000+uint32(i) || h.Err() != nil || !ok {
+					t.Fatalf("reply %d: xid %#x, %v, %v; want xid %#x, true", i, h.XID, h.Err(), ok, 0x7000+i)
+				}
+			}
+			// At most one write each for the first and for those after
+			// the ones that waited, which share one.
+			if w := ts.srv.journal.writes.Load(); w > 1+1+(n-waiting) {
+				t.Errorf("%d pipelined SETs took %d writes, want at most %d", n, w, 1+1+(n-waiting))
+			}
+			data, _ := os.ReadFile(path)
+			if recs, err := decodeState(data, 100); err != nil || len(recs) != n {
+				t.Errorf("state file holds %d registrations, %v", len(recs), err)
+			}
+		})
 	}
 }
 

@@ -132,6 +132,7 @@ func (b *bench) run(jsonOut string) error {
 			b.mapperRows(ctx, r, seed)
 		}
 		b.pmapsetRows(ctx, big)
+		b.scanRow(ctx, seed)
 	}
 
 	fmt.Println()

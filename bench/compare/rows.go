@@ -460,3 +460,77 @@ func mentions(ctx context.Context, bin, word string) bool {
 	out, err := exec.CommandContext(ctx, bin, "--help").CombinedOutput()
 	return err == nil && strings.Contains(string(out), word)
 }
+
+// Scan row: our rpcinfo lists 1,024 addresses, one of which has a port
+// mapper while the others are silent.
+const (
+	scanRange   = "127.1.0.0/22" // 1,024 loopback addresses, all this host's
+	scanAnswers = "127.1.0.1"    // the one not silenced
+	scanTimeout = "1s"
+	scanLimit   = 3000 // ms: the target
+)
+
+// scanRuleset silences the scanned addresses but one: UDP to port 111 of
+// them is dropped, as a host that filters the port mapper drops it (the
+// loopback would otherwise answer for every 127.0.0.0/8 address).
+const scanRuleset = `table inet pmapbench {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		ip daddr 127.1.0.0/22 ip daddr != ` + scanAnswers + ` udp dport 111 drop
+	}
+}
+`
+
+// scanRow times `rpcinfo -s` over scanRange with a 1 s timeout against
+// rpcbind holding r on the one address that answers. There is no reference
+// (Debian's rpcinfo takes one host); the target is absolute.
+func (b *bench) scanRow(ctx context.Context, r *registry) {
+	rw := &row{
+		Name: fmt.Sprintf("a scan of 1,024 addresses (`rpcinfo -s` of %s, --timeout %s), all but one silent", scanRange, scanTimeout),
+		Unit: "ms", Target: "ours <= 3 s", Limit: scanLimit,
+	}
+	if !b.wanted(rw.Name) {
+		return
+	}
+	b.rows = append(b.rows, rw)
+	args := []string{"-s", "-o", "json", "--timeout", scanTimeout, scanRange}
+	rw.OursBy = strings.Join(append([]string{"bin/rpcinfo"}, args...), " ")
+	nft, err := exec.LookPath("nft")
+	switch {
+	case b.ourRpcinfo == "":
+		rw.Pending = notBuilt("rpcinfo")
+		return
+	case err != nil:
+		rw.Pending = "nft is not installed (apt-get install nftables): the silent hosts are an nft drop rule"
+		return
+	}
+	cmd := exec.CommandContext(ctx, nft, "-f", "-")
+	cmd.Stdin = strings.NewReader(scanRuleset)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		rw.Failed = fmt.Sprintf("nft: %v: %s", err, firstLine(string(out)))
+		return
+	}
+	defer exec.Command(nft, "delete", "table", "inet", "pmapbench").Run()
+	m, err := b.startRegistered(ctx, "rpcbind", refAddr, r, b.rpcbind, "-f")
+	if err != nil {
+		rw.Failed = err.Error()
+		return
+	}
+	defer m.stop()
+	var cpu []float64
+	for round := 1; round <= b.rounds; round++ {
+		b.printf("scan of %s: round %d of %d", scanRange, round, b.rounds)
+		p, err := timeProc(ctx, "", append([]string{b.ourRpcinfo}, args...)...)
+		if err != nil {
+			rw.Failed = err.Error()
+			return
+		}
+		if p.Lines != 1 {
+			rw.Failed = fmt.Sprintf("the scan listed %d hosts, want 1 (%s)", p.Lines, scanAnswers)
+			return
+		}
+		rw.Ours = append(rw.Ours, float64(p.Wall)/float64(time.Millisecond))
+		cpu = append(cpu, float64(p.CPU)/float64(time.Millisecond))
+	}
+	rw.Bound = fmt.Sprintf("the timeout: every silent address is waited for once, all at once; CPU per scan %.0f ms", median(cpu))
+}

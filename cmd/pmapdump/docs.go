@@ -1,6 +1,8 @@
 package main
 
 import (
+	_ "embed"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/portmap-toolkit/pmap/internal/cliutil"
@@ -21,5 +23,11 @@ var completionValues = map[string][]string{flagOutput: {formClassic, formExtende
 // printDocs answers --generate-man and --completion, and reports whether
 // one was given.
 func printDocs(c *cli.Context) (bool, error) {
-	return cliutil.Docs(c, func(shell string) error { return usagef(c, "%s", cliutil.ShellUsage(shell)) })
+	return cliutil.DocsWithPage(c, manPage, func(shell string) error { return usagef(c, "%s", cliutil.ShellUsage(shell)) })
 }
+
+// manPage is the committed man page, which --generate-man prints (see
+// cliutil.DocsWithPage); TestManPage keeps it current.
+//
+//go:embed pmapdump.8
+var manPage string

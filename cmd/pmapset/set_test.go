@@ -557,10 +557,17 @@ func TestVersion(t *testing.T) {
 // generates; go generate (or -update) rewrites it.
 func TestManPage(t *testing.T) {
 	got := pmapset(t, nil, "--generate-man")
-	if got.code != exitOK || got.stderr != "" {
-		t.Fatalf("--generate-man = %+v", got)
+	if got.code != exitOK || got.stderr != "" || got.stdout != manPage {
+		t.Fatalf("--generate-man = %+v, not the embedded pmapset.8", got)
 	}
-	cliutil.CheckManPage(t, "pmapset.8", got.stdout, *update,
+	if !cliutil.CanGenerateMan {
+		t.Skip("built with -tags urfave_cli_no_docs: no generator to compare pmapset.8 with")
+	}
+	page, err := cliutil.ManPage(newApp(nil, io.Discard, io.Discard, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cliutil.CheckManPage(t, "pmapset.8", page, *update,
 		".TH pmapset 8", "--file", "--unset", "--sync", "--dry-run", "--port", "--timeout", "--socket", "--completion", "not registered", "Exit status")
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -166,7 +167,9 @@ func flags() []cli.Flag {
 	}, cliutil.DocFlags()...)
 }
 
-// action runs once urfave/cli has read the normalised arguments.
+// action runs once urfave/cli has read the normalised arguments: it answers
+// --help, --version and the documentation flags, and otherwise runs the
+// command.
 func (r *runner) action(c *cli.Context) error {
 	switch {
 	case c.Bool(flagHelp):
@@ -175,36 +178,41 @@ func (r *runner) action(c *cli.Context) error {
 		fmt.Fprintf(r.stdout, "rpcinfo (pmap) %s\n", cliutil.Version())
 		return nil
 	}
-	if done, err := cliutil.Docs(c, func(shell string) error { return r.fail("%s: %s", r.prog, cliutil.ShellUsage(shell)) }); done {
+	if done, err := cliutil.DocsWithPage(c, manPage, func(shell string) error { return r.fail("%s: %s", r.prog, cliutil.ShellUsage(shell)) }); done {
 		return err
 	}
-	if err := r.configure(c); err != nil {
+	return r.execute(c.Context, cliOptions{c})
+}
+
+// execute runs the command with the options o.
+func (r *runner) execute(ctx context.Context, o options) error {
+	if err := r.configure(o); err != nil {
 		return err
 	}
 	r.req = request{
-		netid:    c.String("T"),
-		hasNetid: c.IsSet("T"),
-		address:  c.String("a"),
-		args:     c.Args().Slice(),
+		netid:    o.String("T"),
+		hasNetid: o.IsSet("T"),
+		address:  o.String("a"),
+		args:     o.Operands(),
 	}
 	for letter, m := range modeLetters {
-		if c.Bool(string(letter)) || (letter == 'a' && c.IsSet("a")) {
+		if o.Bool(string(letter)) || (letter == 'a' && o.IsSet("a")) {
 			r.req.mode = m
 		}
 	}
-	if c.IsSet("n") {
-		p, err := portNumber(c.String("n"))
+	if o.IsSet("n") {
+		p, err := portNumber(o.String("n"))
 		if err != nil {
 			return r.fail("%s", err)
 		}
 		r.req.port = p
 	}
 	r.out = render.New(r.stdout, render.Options{Format: r.cfg.format, Color: r.cfg.color, Names: r.names})
-	return r.dispatch(c.Context)
+	return r.dispatch(ctx)
 }
 
 // configure reads this implementation's own options.
-func (r *runner) configure(c *cli.Context) error {
+func (r *runner) configure(c options) error {
 	f, err := render.ParseFormat(c.String(flagOutput))
 	if err != nil {
 		return r.fail("%s: invalid value %q for --%s: want %s", r.prog, c.String(flagOutput), flagOutput,
@@ -240,7 +248,7 @@ func (r *runner) configure(c *cli.Context) error {
 
 // when reads an option whose value is auto, always or never (--color,
 // --progress): auto is what the terminal and the environment say.
-func (r *runner) when(c *cli.Context, flag string, auto bool) (bool, error) {
+func (r *runner) when(c options, flag string, auto bool) (bool, error) {
 	switch v := c.String(flag); v {
 	case colorAlways:
 		return true, nil

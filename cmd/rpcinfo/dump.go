@@ -9,6 +9,7 @@ import (
 	"github.com/portmap-toolkit/pmap/pkg/client"
 	"github.com/portmap-toolkit/pmap/pkg/portmap"
 	"github.com/portmap-toolkit/pmap/pkg/rpc"
+	"github.com/portmap-toolkit/pmap/pkg/xdr"
 )
 
 // Prefixes of rpcinfo's messages when the port mapper fails a listing.
@@ -199,7 +200,9 @@ func (r *runner) addrList(ctx context.Context) error {
 }
 
 // pmapDump is rpcinfo -p [host]: portmap version 2 DUMP, over the local
-// socket, or at the address the host's mapper gives for itself over TCP.
+// socket, or at the address the host's mapper gives for itself over TCP,
+// on the connection made to that address (as rpcinfo calls DUMP on the
+// client clnt_tli_create made).
 func (r *runner) pmapDump(ctx context.Context) error {
 	args := r.req.args
 	if len(args) > 1 {
@@ -207,11 +210,14 @@ func (r *runner) pmapDump(ctx context.Context) error {
 	}
 	ctx, cancel := r.callCtx(ctx, listTimeout)
 	defer cancel()
-	var c *client.Client
+	var list []portmap.Mapping
+	var err error
 	var reached netip.Addr // where the mapper answered, for --verify
 	host := "(null)"       // what rpcinfo's printf makes of its NULL host
 	if len(args) == 0 {
-		c = r.localClient()
+		c := r.localClient()
+		defer c.Close()
+		list, err = c.PmapDump(ctx)
 	} else {
 		host = args[0]
 		netids := protoNetids("tcp")
@@ -222,20 +228,16 @@ func (r *runner) pmapDump(ctx context.Context) error {
 			}
 			netids = []netconf{n}
 		}
-		t, rc, err := r.ipGetclient(ctx, host, netids, portmap.Program, portmap.V2)
-		if err != nil {
-			return err
+		t, rc, gerr := r.ipGetclient(ctx, host, netids, portmap.Program, portmap.V2, &dumpOptions)
+		if gerr != nil {
+			return gerr
 		}
-		rc.Close()
-		if c, err = r.clientAt(t); err != nil {
-			return r.fail("%s: %s", host, createText(err))
-		}
-		if ap, err := netip.ParseAddrPort(t.address); err == nil {
+		defer rc.Close()
+		if ap, perr := netip.ParseAddrPort(t.address); perr == nil {
 			reached = ap.Addr().Unmap()
 		}
+		list, err = pmapDumpOn(ctx, rc, t)
 	}
-	defer c.Close()
-	list, err := c.PmapDump(ctx)
 	if err != nil {
 		if len(args) == 0 && isConnectFailure(err) {
 			return r.fail("%s: %s", cantPortmap, createText(err))
@@ -255,17 +257,27 @@ func (r *runner) pmapDump(ctx context.Context) error {
 	return r.out.Mappings(list)
 }
 
-// clientAt returns a port mapper client for a service target found by
-// ipGetclient: the mapper itself, at the address it gave for itself.
-func (r *runner) clientAt(t target) (*client.Client, error) {
-	if t.network == "unix" {
-		return client.Local(&client.Options{Socket: t.address}), nil
-	}
-	ap, err := netip.ParseAddrPort(t.address)
+// dumpOptions are the options of the client pmapDump calls DUMP with: the
+// reply cap of pkg/client's clients (client.DefaultMaxReply), which made
+// this call before.
+var dumpOptions = rpc.Options{MaxReply: client.DefaultMaxReply}
+
+// pmapDumpOn calls portmap version 2 DUMP (RFC 1833 §3.2) over rc, the
+// client of the mapper at t, and decodes the list as client.PmapDump does,
+// with the same cap on its length; a reply that does not decode is a
+// CantDecodeRes error.
+func pmapDumpOn(ctx context.Context, rc *rpc.Client, t target) ([]portmap.Mapping, error) {
+	res, err := rc.Call(ctx, portmap.Program, portmap.V2, portmap.PmapDump, nil)
 	if err != nil {
-		return nil, &rpc.Error{Status: rpc.UnknownAddr, Err: err}
+		return nil, err
 	}
-	return client.New(ap.Addr().String(), &client.Options{Port: int(ap.Port()), Network: t.network}), nil
+	d := xdr.NewDecoder(res)
+	list := portmap.DecodeMappingList(d, nil, portmap.MaxListEntries)
+	if err := d.Err(); err != nil {
+		return nil, &rpc.Error{Status: rpc.CantDecodeRes, Err: err, Network: t.network, Addr: t.address,
+			Prog: portmap.Program, Vers: portmap.V2, Proc: portmap.PmapDump}
+	}
+	return list, nil
 }
 
 // first returns the first operand, or "".

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/portmap-toolkit/pmap/pkg/audit"
 	"github.com/portmap-toolkit/pmap/pkg/client"
 )
@@ -56,7 +54,7 @@ type exposureConfig struct {
 }
 
 // configureExposure reads the options of --audit and --discover.
-func (r *runner) configureExposure(c *cli.Context) error {
+func (r *runner) configureExposure(c options) error {
 	e := &r.cfg.exposure
 	e.audit, e.discover = c.Bool(flagAudit), c.Bool(flagDiscover)
 	e.noForward = c.Bool(flagNoForward)

@@ -6,18 +6,13 @@
 // original on purpose.
 package main
 
-//go:generate sh -c "go run . --generate-man > rpcinfo.8"
+//go:generate go test -run TestManPage -update
 
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr))
 }

@@ -43,13 +43,14 @@ func protoNetids(proto string) []netconf {
 // mapper over that transport; a host without an address of the transport's
 // family moves on to the next. Any other failure, or an unknown host, is
 // printed as "host: RPC: ..." and ends the run. The client of the service is
-// made (for TCP, its connection), as clnt_tli_create makes it.
-func (r *runner) ipGetclient(ctx context.Context, host string, netids []netconf, prog, vers uint32) (target, *rpc.Client, error) {
+// made (for TCP, its connection), as clnt_tli_create makes it, with opts
+// (nil for the defaults).
+func (r *runner) ipGetclient(ctx context.Context, host string, netids []netconf, prog, vers uint32, opts *rpc.Options) (target, *rpc.Client, error) {
 	var last error = unknownHost(host, nil)
 	for _, n := range netids {
 		t, err := r.lookup(ctx, host, n, prog, vers)
 		if err == nil {
-			rc, err := r.dial(ctx, t)
+			rc, err := r.dial(ctx, t, opts)
 			if err != nil {
 				return target{}, nil, r.fail("%s: %s", host, createText(err))
 			}
@@ -118,12 +119,13 @@ func (r *runner) loopbackConnect(ctx context.Context) error {
 	return m.connect(ctx)
 }
 
-// dial makes the client of a service, connecting to it over a stream
-// transport as libtirpc's clnt_tli_create does.
-func (r *runner) dial(ctx context.Context, t target) (*rpc.Client, error) {
+// dial makes the client of a service with opts (nil for the defaults),
+// connecting to it over a stream transport as libtirpc's clnt_tli_create
+// does.
+func (r *runner) dial(ctx context.Context, t target, opts *rpc.Options) (*rpc.Client, error) {
 	ctx, cancel := r.callCtx(ctx, listTimeout)
 	defer cancel()
-	return rpc.Dial(ctx, t.network, t.address, nil)
+	return rpc.Dial(ctx, t.network, t.address, opts)
 }
 
 // ipPing is rpcinfo [-n portnum] -u|-t host prognum [versnum]. Unlike
@@ -149,7 +151,7 @@ func (r *runner) ipPing(ctx context.Context, proto string) error {
 	if r.req.port != 0 {
 		rc, err = r.directClient(ctx, host, proto, r.req.port)
 	} else {
-		_, rc, err = r.ipGetclient(ctx, host, protoNetids(proto), uint32(prog), uint32(vers))
+		_, rc, err = r.ipGetclient(ctx, host, protoNetids(proto), uint32(prog), uint32(vers), nil)
 	}
 	if err != nil {
 		return err
@@ -169,7 +171,7 @@ func (r *runner) directClient(ctx context.Context, host, proto string, port uint
 		if err != nil {
 			continue
 		}
-		rc, err := r.dial(ctx, target{n.goNetwork(), netip.AddrPortFrom(addr, port).String()})
+		rc, err := r.dial(ctx, target{n.goNetwork(), netip.AddrPortFrom(addr, port).String()}, nil)
 		if err != nil {
 			return nil, r.fail("%s: %s", host, createText(err))
 		}
@@ -227,7 +229,7 @@ func (r *runner) tpCreate(ctx context.Context, host string, candidates []netconf
 		t, err := r.lookup(ctx, host, n, prog, vers)
 		var rc *rpc.Client
 		if err == nil {
-			rc, err = r.dial(ctx, t)
+			rc, err = r.dial(ctx, t, nil)
 		}
 		if err == nil {
 			return rc, nil
@@ -276,7 +278,7 @@ func (r *runner) addrPing(ctx context.Context) error {
 	if network != "unix" {
 		network = n.goNetwork()
 	}
-	rc, err := r.dial(ctx, target{network, address})
+	rc, err := r.dial(ctx, target{network, address}, nil)
 	if err != nil {
 		return r.fail("rpcinfo: %s", createText(err))
 	}

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"slices"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -111,8 +113,10 @@ func isTerminal(w io.Writer) bool {
 }
 
 // main is rpcinfo's main: it reads the arguments as GNU getopt does, applies
-// rpcinfo's checks in rpcinfo's order, then hands the normalised argument
-// list to urfave/cli, whose action runs the mode.
+// rpcinfo's checks in rpcinfo's order, then runs the mode: straight away for
+// a command line of one-letter options, else through urfave/cli, which
+// reads the normalised argument list (long options, help, completion) and
+// whose action runs the mode.
 func (r *runner) main(ctx context.Context, args []string) int {
 	r.prog = "rpcinfo"
 	if len(args) > 0 {
@@ -136,8 +140,15 @@ func (r *runner) main(ctx context.Context, args []string) int {
 		// the words themselves.
 		norm = []string{r.prog, "--" + completionFlag}
 	}
-	app := r.newApp(cl, args)
-	if err := app.RunContext(ctx, norm); err != nil {
+	var err error
+	if !completing && len(cl.long) == 0 {
+		// rpcinfo's own options only, as nearly every run has: getopt has
+		// read everything, and urfave/cli would only cost time.
+		err = r.execute(ctx, cl.shortOptions())
+	} else {
+		err = r.newApp(cl, args).RunContext(ctx, norm)
+	}
+	if err != nil {
 		if errors.Is(err, errFound) {
 			return exitFound
 		}
@@ -229,6 +240,18 @@ func longName(word string) string {
 	return name
 }
 
+// catchInterrupt returns ctx, cancelled by SIGINT and SIGTERM, for this
+// implementation's own modes (--audit, --discover, --nfs, --verify, several
+// hosts), which then end through their own path (with several hosts: the
+// progress bar erased, each host's outcome printed). rpcinfo's own modes
+// leave the signals alone and die of them, as Debian's rpcinfo does:
+// catching them costs every run about 0.4 ms, a tenth of a `rpcinfo -p` of
+// a small registry (os/signal starts a goroutine locked to a thread of its
+// own, which takes two more threads).
+func catchInterrupt(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+}
+
 // dispatch runs the mode of r.req, as rpcinfo's main does once its options
 // are read, or this implementation's extensions: --audit, --discover, --nfs,
 // and listings of several hosts.
@@ -236,6 +259,11 @@ func (r *runner) dispatch(ctx context.Context) error {
 	q := &r.req
 	if err := r.checkExposure(); err != nil {
 		return err
+	}
+	if r.cfg.exposure.audit || r.cfg.exposure.discover || r.cfg.nfs || r.cfg.verify {
+		var stop context.CancelFunc
+		ctx, stop = catchInterrupt(ctx)
+		defer stop()
 	}
 	switch {
 	case r.cfg.exposure.audit:
@@ -256,6 +284,11 @@ func (r *runner) dispatch(ctx context.Context) error {
 		return r.fail("%s: --%s checks the registrations of a listing: use it without a mode, or with -s, -p or -l", r.prog, flagVerify)
 	}
 	if hosts, rest, ok := r.manyHosts(); ok {
+		if !r.cfg.verify { // else caught already
+			var stop context.CancelFunc
+			ctx, stop = catchInterrupt(ctx)
+			defer stop()
+		}
 		return r.many(ctx, hosts, rest)
 	}
 	if r.cfg.timeout > 0 {

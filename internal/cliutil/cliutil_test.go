@@ -126,19 +126,31 @@ func (r *recorder) Fatalf(f string, a ...any) {
 	r.fatals = append(r.fatals, fmt.Sprintf(f, a...))
 }
 
-func TestCheckManPage(t *testing.T) {
+func TestManPage(t *testing.T) {
 	app := testApp(new(bytes.Buffer), nil, nil)
 	man, err := ManPage(app)
+	var w bytes.Buffer
+	werr := WriteMan(&w, app)
+	if !CanGenerateMan {
+		if !errors.Is(err, ErrNoManGenerator) || !errors.Is(werr, ErrNoManGenerator) || man != "" || w.Len() != 0 {
+			t.Errorf("without a generator: ManPage %q, %v; WriteMan %q, %v", man, err, w.String(), werr)
+		}
+		return
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(man, ".TH demo 8") {
-		t.Fatalf("not a section 8 page:\n%s", man)
+	if !strings.Contains(man, ".TH demo 8") || !strings.Contains(man, "--output") {
+		t.Fatalf("not a section 8 page of demo:\n%s", man)
 	}
-	var w bytes.Buffer
-	if err := WriteMan(&w, app); err != nil || w.String() != man {
-		t.Fatalf("WriteMan: %v", err)
+	if werr != nil || w.String() != man {
+		t.Fatalf("WriteMan: %v", werr)
 	}
+}
+
+func TestCheckManPage(t *testing.T) {
+	// A page as ManPage renders one; CheckManPage only compares text.
+	const man = ".TH demo 8\n.SH NAME\ndemo \\- a demo\n.SH GLOBAL OPTIONS\n\\fB--output\\fP\n"
 	path := filepath.Join(t.TempDir(), "demo.8")
 	tests := []struct {
 		name     string
@@ -187,24 +199,68 @@ func TestDocs(t *testing.T) {
 		{[]string{"demo", "--completion", "zsh"}, true, "#compdef demo", nil},
 		{[]string{"demo", "--completion", "tcsh"}, true, "", errBad},
 	}
-	for _, tt := range tests {
-		var out bytes.Buffer
-		var done bool
-		var gotShell string
-		app := &cli.App{Name: "demo", Writer: &out, Flags: DocFlags(), Action: func(c *cli.Context) error {
-			var err error
-			done, err = Docs(c, func(sh string) error { gotShell = sh; return errBad })
-			return err
-		}}
-		err := app.Run(tt.args)
-		if done != tt.done || !errors.Is(err, tt.wantErr) || !strings.Contains(out.String(), tt.want) {
-			t.Errorf("%q: done %v, err %v, output %q", tt.args, done, err, out.String())
-		}
-		if tt.wantErr != nil && gotShell != "tcsh" {
-			t.Errorf("%q: badShell got %q", tt.args, gotShell)
+	const page = ".TH demo 8\n.SH NAME\ncommitted\n"
+	for _, embedded := range []bool{false, true} {
+		for _, tt := range tests {
+			want, wantErr := tt.want, tt.wantErr
+			if len(tt.args) > 1 && tt.args[1] == "--generate-man" {
+				switch {
+				case embedded:
+					want = page
+				case !CanGenerateMan:
+					want, wantErr = "", ErrNoManGenerator
+				}
+			}
+			var out bytes.Buffer
+			var done bool
+			var gotShell string
+			app := &cli.App{Name: "demo", Writer: &out, Flags: DocFlags(), Action: func(c *cli.Context) error {
+				var err error
+				badShell := func(sh string) error { gotShell = sh; return errBad }
+				if embedded {
+					done, err = DocsWithPage(c, page, badShell)
+				} else {
+					done, err = Docs(c, badShell)
+				}
+				return err
+			}}
+			err := app.Run(tt.args)
+			if done != tt.done || !errors.Is(err, wantErr) || !strings.Contains(out.String(), want) ||
+				(embedded && want == page && out.String() != page) {
+				t.Errorf("%q (embedded page %v): done %v, err %v, output %q", tt.args, embedded, done, err, out.String())
+			}
+			if tt.wantErr != nil && gotShell != "tcsh" {
+				t.Errorf("%q: badShell got %q", tt.args, gotShell)
+			}
 		}
 	}
 	if got := ShellUsage("tcsh"); got != `invalid value "tcsh" for --completion: want bash, zsh or fish` {
 		t.Errorf("ShellUsage = %q", got)
+	}
+}
+
+func TestIsSet(t *testing.T) {
+	names := []string{"output", "o", "port", "dry-run", "n", FlagCompletion, "nosuch"}
+	for _, args := range [][]string{
+		{"demo"},
+		{"demo", "--output", "json"},
+		{"demo", "-o", "json"},
+		{"demo", "--port=0", "-n"},
+		{"demo", "--completion=", "--dry-run"},
+		{"demo", "--", "--port"},
+	} {
+		var out bytes.Buffer
+		app := testApp(&out, args, nil)
+		app.Action = func(c *cli.Context) error {
+			for _, name := range names {
+				if got, want := IsSet(c, name), c.IsSet(name); got != want {
+					t.Errorf("%q: IsSet(%q) = %v, c.IsSet %v", args, name, got, want)
+				}
+			}
+			return nil
+		}
+		if err := app.Run(args); err != nil {
+			t.Fatalf("%q: %v", args, err)
+		}
 	}
 }

@@ -10,7 +10,16 @@
 //     candidate requests for a command with ordinary long flags;
 //   - [ManPage] and [WriteMan]: the man page generated from the command's
 //     definition, and [CheckManPage], the test helper that keeps the
-//     committed page equal to it.
+//     committed page equal to it;
+//   - [Docs] and [DocsWithPage]: the answers to --completion and the hidden
+//     --generate-man, the latter rendered or, with DocsWithPage, the
+//     committed page embedded in the binary.
+//
+// Built with the tag urfave_cli_no_docs, urfave/cli leaves out its man page
+// generator and the markdown packages behind it (their initialisation costs
+// every run of every command about 0.4 ms); ManPage then returns
+// [ErrNoManGenerator] and [CanGenerateMan] is false. A command that answers
+// --generate-man with DocsWithPage works the same in both builds.
 //
 // The package does not import "testing": [CheckManPage] takes the few
 // methods of testing.TB it needs, so a command's binary does not link the

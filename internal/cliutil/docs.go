@@ -3,6 +3,7 @@ package cliutil
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -25,15 +26,35 @@ func ShellUsage(shell string) string {
 }
 
 // Docs answers the documentation flags of DocFlags, if one was given, by
-// writing the man page or the completion script to the app's writer, and
-// reports whether it did. A shell that CompletionScript does not know is
-// handed to badShell, whose error is returned: each command words and exits
-// on usage errors its own way.
+// writing the man page (rendered by ManPage) or the completion script to the
+// app's writer, and reports whether it did. A shell that CompletionScript
+// does not know is handed to badShell, whose error is returned: each command
+// words and exits on usage errors its own way.
 func Docs(c *cli.Context, badShell func(shell string) error) (bool, error) {
+	return docs(c, func() (string, error) { return ManPage(c.App) }, badShell)
+}
+
+// DocsWithPage is Docs for a command that answers --generate-man with page,
+// its committed man page embedded in the binary, instead of rendering it.
+// The binary then never calls urfave/cli's man page generator: the flag
+// keeps working in a build with the tag urfave_cli_no_docs, which leaves the
+// generator out. The command's test keeps page equal to what ManPage
+// renders (CheckManPage).
+func DocsWithPage(c *cli.Context, page string, badShell func(shell string) error) (bool, error) {
+	return docs(c, func() (string, error) { return page, nil }, badShell)
+}
+
+// docs is Docs with the man page given by man.
+func docs(c *cli.Context, man func() (string, error), badShell func(shell string) error) (bool, error) {
 	switch {
 	case c.Bool(FlagMan):
-		return true, WriteMan(c.App.Writer, c.App)
-	case c.IsSet(FlagCompletion):
+		page, err := man()
+		if err != nil {
+			return true, err
+		}
+		_, err = io.WriteString(c.App.Writer, page)
+		return true, err
+	case IsSet(c, FlagCompletion):
 		shell := c.String(FlagCompletion)
 		err := WriteCompletion(c.App.Writer, c.App, shell)
 		if errors.Is(err, ErrUnknownShell) {

@@ -1,6 +1,7 @@
 package cliutil
 
 import (
+	"errors"
 	"io"
 	"os"
 	"strings"
@@ -12,11 +13,18 @@ import (
 // administration, with rpcinfo(8) and rpcbind(8).
 const ManSection = 8
 
-// ManPage renders app's man page (roff) in ManSection from its definition:
-// name, usage, description, flags.
-func ManPage(app *cli.App) (string, error) {
-	return app.ToManWithSection(ManSection)
-}
+// ErrNoManGenerator is returned by ManPage in a binary built with the tag
+// urfave_cli_no_docs, which leaves urfave/cli's man page generator (and the
+// markdown packages it needs) out of the binary. A command that still wants
+// --generate-man in such a build answers it with its committed page:
+// see DocsWithPage.
+var ErrNoManGenerator = errors.New("cliutil: no man page generator in this build (built with -tags " + noDocsTag + ")")
+
+// noDocsTag is urfave/cli v2's build tag that drops its ToMan and
+// ToMarkdown, and with them github.com/cpuguy83/go-md2man and
+// github.com/russross/blackfriday, whose package initialisation costs about
+// 0.4 ms at every start of every command.
+const noDocsTag = "urfave_cli_no_docs"
 
 // WriteMan writes app's man page to w.
 func WriteMan(w io.Writer, app *cli.App) error {

@@ -2,8 +2,8 @@
 // portmap version 2 and rpcbind versions 3 and 4, as Debian's rpcbind does,
 // on UDP and TCP port 111 and on the unix socket /run/rpcbind.sock.
 //
-// The command is a thin wrapper around pkg/server; docs/portmapd.8 is its
-// manual page, generated from the flags defined in app.go.
+// The command is a thin wrapper around pkg/server; portmapd.8, beside this
+// file, is its manual page, generated from the flags defined in app.go.
 package main
 
 import (

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -22,24 +23,28 @@ import (
 	"github.com/portmap-toolkit/pmap/pkg/xdr"
 )
 
-var update = flag.Bool("update", false, "rewrite docs/portmapd.8 from the command's definition")
+var update = flag.Bool("update", false, "rewrite portmapd.8 and portmapd.fish from the command's definition")
 
 func TestMain(m *testing.M) { os.Exit(testsupport.Main(m)) }
 
-// manPage is the manual page, kept current by TestManPage: section 8, with
-// the other daemons (rpcbind(8)).
-const manPage = "../../docs/portmapd.8"
+// manPageFile is the manual page, kept current by TestManPage: section 8,
+// with the other daemons (rpcbind(8)).
+const manPageFile = "portmapd.8"
 
-// TestManPage checks that docs/portmapd.8 is what the command's definition
-// generates (through --generate-man, as go generate sees it); go generate
-// (or -update) rewrites it.
+// TestManPage checks that portmapd.8 is what urfave/cli renders from the
+// command's definition, and that --generate-man prints it; go generate (or
+// -update) rewrites it.
 func TestManPage(t *testing.T) {
-	var stdout, stderr bytes.Buffer
-	if rc := run(context.Background(), []string{"portmapd", "--generate-man"}, &stdout, &stderr); rc != 0 || stderr.Len() != 0 {
-		t.Fatalf("--generate-man: rc %d, stderr %q", rc, stderr.String())
+	page, err := cliutil.ManPage(urfaveApp(io.Discard))
+	if err != nil {
+		t.Fatal(err)
 	}
-	cliutil.CheckManPage(t, manPage, stdout.String(), *update,
+	cliutil.CheckManPage(t, manPageFile, page, *update,
 		".TH portmapd 8", "--listen", "--port", "--socket", "--log-format", "--version", "--completion", "rpcbind")
+	var stdout, stderr bytes.Buffer
+	if rc := run(context.Background(), []string{"portmapd", "--generate-man"}, &stdout, &stderr); rc != 0 || stderr.Len() != 0 || stdout.String() != manPage {
+		t.Errorf("--generate-man: rc %d, stderr %q, and not the embedded page", rc, stderr.String())
+	}
 }
 
 // TestCompletion checks the completion scripts and the candidates the

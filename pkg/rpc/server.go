@@ -233,10 +233,16 @@ func (s *Server) getBuf() *[]byte {
 	return &b
 }
 
-// putBuf returns a buffer to the pool unless it grew larger than a
-// datagram buffer.
+// maxPooledBuf bounds the buffers the pool keeps: those of calls and
+// replies of the usual sizes (a port mapper's are under 10 KiB but for
+// DUMP), not the larger ones a long listing or a large datagram grew, which
+// would otherwise stay resident for as long as the pool keeps them.
+const maxPooledBuf = 16 << 10
+
+// putBuf returns a buffer to the pool unless it grew larger than
+// maxPooledBuf.
 func (s *Server) putBuf(b *[]byte) {
-	if cap(*b) <= 2*maxDatagram {
+	if cap(*b) <= maxPooledBuf {
 		*b = (*b)[:0]
 		s.bufs.Put(b)
 	}

@@ -32,20 +32,18 @@ func (s *Server) ServePacket(conn net.PacketConn) error {
 		s.mu.Unlock()
 		conn.Close()
 	}()
+	// One buffer of the largest datagram accepted (plus a byte, to tell a
+	// larger one) for the reads; each call is copied into a pooled buffer
+	// of its own size, so that the calls in flight hold a few hundred
+	// bytes each rather than 64 KiB.
+	rbuf := make([]byte, size+1)
 	for {
 		if !s.acquire() {
 			return ErrServerClosed
 		}
-		bp := s.getBuf()
-		buf := (*bp)[:cap(*bp)]
-		if len(buf) < size+1 {
-			buf = make([]byte, size+1)
-			*bp = buf[:0]
-		}
-		n, local, remote, err := pc.read(buf)
+		n, local, remote, err := pc.read(rbuf)
 		if err != nil {
 			s.release()
-			s.putBuf(bp)
 			if s.shutting.Load() {
 				return ErrServerClosed
 			}
@@ -56,15 +54,16 @@ func (s *Server) ServePacket(conn net.PacketConn) error {
 		}
 		if n > size {
 			s.release()
-			s.putBuf(bp)
 			continue
 		}
+		bp := s.getBuf()
+		*bp = append((*bp)[:0], rbuf[:n]...)
 		handlers.Add(1)
 		go func() {
 			defer handlers.Done()
 			defer s.release()
 			defer s.putBuf(bp)
-			s.answerDatagram(pc, buf[:n], pc.unicast(local), remote)
+			s.answerDatagram(pc, *bp, pc.unicast(local), remote)
 		}()
 	}
 }

@@ -1079,3 +1079,48 @@ func TestProceedBound(t *testing.T) {
 	close(release)
 	readInOrder(t, conn, calls)
 }
+
+// TestInlineDatagram: a datagram call InlineDatagram names is answered by
+// the goroutine reading the socket, so while its handler waits no other
+// datagram is answered; one it does not name goes to a worker and holds up
+// nothing.
+func TestInlineDatagram(t *testing.T) {
+	inlineSlow := func(s *Server) {
+		s.InlineDatagram = func(h *CallHeader) bool { return h.Proc != procSlow || h.Vers == 3 }
+	}
+	for _, tt := range []struct {
+		name      string
+		vers      uint32 // of the slow call
+		holdsUpUs bool
+	}{
+		{"worker", 1, false},
+		{"inline", 3, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, "udp", inlineSlow)
+			slow, other := ts.dial(t, nil), ts.dial(t, nil)
+			done := make(chan error, 1)
+			go func() {
+				_, err := slow.Call(ctxTimeout(t, 10*time.Second), testProg, tt.vers, procSlow, nil)
+				done <- err
+			}()
+			<-ts.gate.started
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			_, err := other.Call(ctx, testProg, 1, procEcho, []byte{1, 2, 3, 4})
+			cancel()
+			if tt.holdsUpUs && err == nil {
+				t.Error("a call was answered while an inline handler waited")
+			}
+			if !tt.holdsUpUs && err != nil {
+				t.Errorf("a call was held up by a slow one handed to a worker: %v", err)
+			}
+			close(ts.gate.release)
+			if err := <-done; err != nil {
+				t.Errorf("the slow call: %v", err)
+			}
+			if _, err := other.Call(ctxTimeout(t, 5*time.Second), testProg, 1, procEcho, []byte{1, 2, 3, 4}); err != nil {
+				t.Errorf("after the slow call: %v", err)
+			}
+		})
+	}
+}

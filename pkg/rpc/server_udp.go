@@ -5,6 +5,9 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
+
+	"github.com/portmap-toolkit/pmap/pkg/xdr"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -24,9 +27,14 @@ func (s *Server) ServePacket(conn net.PacketConn) error {
 	defer s.wg.Done()
 	pc := newPktConn(conn)
 	size := min(s.maxRecord(), maxDatagram)
-	var handlers sync.WaitGroup
+	// Calls are handed to worker goroutines that live on between calls
+	// (see dgramWorker); work is unbuffered, so a send succeeds only when
+	// a worker is waiting for one.
+	work := make(chan datagram)
+	var workers sync.WaitGroup
 	defer func() {
-		handlers.Wait()
+		close(work)
+		workers.Wait()
 		s.mu.Lock()
 		delete(s.pconns, conn)
 		s.mu.Unlock()
@@ -56,15 +64,69 @@ func (s *Server) ServePacket(conn net.PacketConn) error {
 			s.release()
 			continue
 		}
+		if s.inline(rbuf[:n]) {
+			s.answerDatagram(pc, rbuf[:n], pc.unicast(local), remote)
+			s.release()
+			continue
+		}
 		bp := s.getBuf()
 		*bp = append((*bp)[:0], rbuf[:n]...)
-		handlers.Add(1)
-		go func() {
-			defer handlers.Done()
-			defer s.release()
-			defer s.putBuf(bp)
-			s.answerDatagram(pc, *bp, pc.unicast(local), remote)
-		}()
+		d := datagram{bp: bp, local: pc.unicast(local), remote: remote}
+		select {
+		case work <- d:
+		default:
+			workers.Add(1)
+			go s.dgramWorker(pc, work, d, &workers)
+		}
+	}
+}
+
+// inline reports whether the call in msg is one InlineDatagram names.
+func (s *Server) inline(msg []byte) bool {
+	if s.InlineDatagram == nil {
+		return false
+	}
+	var h CallHeader
+	d := xdr.NewDecoder(msg)
+	h.Decode(d)
+	return d.Err() == nil && s.InlineDatagram(&h)
+}
+
+// datagram is a call read by ServePacket, for a worker to answer.
+type datagram struct {
+	bp     *[]byte // the call, in a pooled buffer
+	local  *pktLocal
+	remote net.Addr
+}
+
+// dgramIdle is how long a datagram worker waits for another call before it
+// ends: long enough to serve a steady stream of calls with the same
+// goroutines, short enough that those of a burst do not linger.
+const dgramIdle = 5 * time.Second
+
+// dgramWorker answers d, then the calls it is handed on work, until work is
+// closed or none comes for dgramIdle. A goroutine per call would start each
+// on a small stack and grow it (copying it) on every call, a sixth of the
+// CPU of a UDP lookup; a worker's stack has grown once, and the number of
+// workers follows the number of calls in flight (at most MaxInFlight).
+func (s *Server) dgramWorker(pc *pktConn, work <-chan datagram, d datagram, wg *sync.WaitGroup) {
+	defer wg.Done()
+	idle := time.NewTimer(dgramIdle)
+	defer idle.Stop()
+	for {
+		s.answerDatagram(pc, *d.bp, d.local, d.remote)
+		s.putBuf(d.bp)
+		s.release()
+		idle.Reset(dgramIdle)
+		var ok bool
+		select {
+		case d, ok = <-work:
+			if !ok {
+				return
+			}
+		case <-idle.C:
+			return
+		}
 	}
 }
 

@@ -188,6 +188,7 @@ func (s *Server) init() {
 			IdleTimeout:         s.IdleTimeout,
 			MaxInFlight:         s.MaxInFlight,
 			SilentOnRPCMismatch: !s.AnswerRPCMismatch,
+			InlineDatagram:      inlineCall,
 			Logger:              log,
 		}
 	})
@@ -442,4 +443,21 @@ func v6Only(raw syscall.RawConn) bool {
 		only = err != nil || v != 0
 	})
 	return only
+}
+
+// inlineCall names the calls the UDP reader answers itself
+// (rpc.Server.InlineDatagram): every call but those that may wait, SET and
+// UNSET (on the state file's write) and the forwarding ones, CALLIT, BCAST
+// and INDIRECT (on the target's answer).
+func inlineCall(h *rpc.CallHeader) bool {
+	if h.Prog != portmap.Program {
+		return true // answered PROG_UNAVAIL at once
+	}
+	switch h.Proc {
+	case portmap.PmapSet, portmap.PmapUnset, portmap.PmapCallit: // the same numbers in v3 and v4
+		return false
+	case portmap.RpcbIndirect:
+		return h.Vers != portmap.V4
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package rpc
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -49,7 +50,7 @@ func (s *Server) ServePacket(conn net.PacketConn) error {
 		if !s.acquire() {
 			return ErrServerClosed
 		}
-		n, local, remote, err := pc.read(rbuf)
+		n, local, remote, ap, err := pc.read(rbuf)
 		if err != nil {
 			s.release()
 			if s.shutting.Load() {
@@ -65,13 +66,13 @@ func (s *Server) ServePacket(conn net.PacketConn) error {
 			continue
 		}
 		if s.inline(rbuf[:n]) {
-			s.answerDatagram(pc, rbuf[:n], pc.unicast(local), remote)
+			s.answerDatagram(pc, rbuf[:n], pc.unicast(local), remote, ap)
 			s.release()
 			continue
 		}
 		bp := s.getBuf()
 		*bp = append((*bp)[:0], rbuf[:n]...)
-		d := datagram{bp: bp, local: pc.unicast(local), remote: remote}
+		d := datagram{bp: bp, local: pc.unicast(local), remote: remote, ap: ap}
 		select {
 		case work <- d:
 		default:
@@ -96,7 +97,8 @@ func (s *Server) inline(msg []byte) bool {
 type datagram struct {
 	bp     *[]byte // the call, in a pooled buffer
 	local  *pktLocal
-	remote net.Addr
+	remote net.Addr       // the sender, as handlers see it
+	ap     netip.AddrPort // the sender, as the socket names it (fast path)
 }
 
 // dgramIdle is how long a datagram worker waits for another call before it
@@ -114,7 +116,7 @@ func (s *Server) dgramWorker(pc *pktConn, work <-chan datagram, d datagram, wg *
 	idle := time.NewTimer(dgramIdle)
 	defer idle.Stop()
 	for {
-		s.answerDatagram(pc, *d.bp, d.local, d.remote)
+		s.answerDatagram(pc, *d.bp, d.local, d.remote, d.ap)
 		s.putBuf(d.bp)
 		s.release()
 		idle.Reset(dgramIdle)
@@ -132,7 +134,7 @@ func (s *Server) dgramWorker(pc *pktConn, work <-chan datagram, d datagram, wg *
 
 // answerDatagram handles one datagram held in msg. The reply is built in a
 // second buffer, since the arguments in msg stay in use until it is built.
-func (s *Server) answerDatagram(pc *pktConn, msg []byte, local *pktLocal, remote net.Addr) {
+func (s *Server) answerDatagram(pc *pktConn, msg []byte, local *pktLocal, remote net.Addr, ap netip.AddrPort) {
 	req := &Request{Network: "udp", Remote: unmapAddr(remote), Local: pc.localAddr(local)}
 	op := s.getBuf()
 	defer s.putBuf(op)
@@ -140,7 +142,7 @@ func (s *Server) answerDatagram(pc *pktConn, msg []byte, local *pktLocal, remote
 	if !ok || reply == nil {
 		return
 	}
-	if err := pc.write(reply[4:], remote, local); err != nil {
+	if err := pc.write(reply[4:], remote, ap, local); err != nil {
 		s.logger().Debug("rpc: udp reply not sent", "remote", remote, "err", err)
 	}
 }
@@ -153,6 +155,11 @@ type pktConn struct {
 	p4     *ipv4.PacketConn // an AF_INET socket with IP_PKTINFO
 	p6     *ipv6.PacketConn // an AF_INET6 socket with IPV6_PKTINFO
 	w4     *ipv4.PacketConn // writes IP_PKTINFO, also for IPv4 callers of an AF_INET6 socket
+	// fast is set where the control messages are read and written without
+	// golang.org/x/net (fastPktinfo), on a UDP socket that has them.
+	fast bool
+	uc   *net.UDPConn
+	oob  []byte // the reader's room for control messages
 }
 
 // pktLocal is where a datagram arrived: destination address and interface.
@@ -164,7 +171,8 @@ type pktLocal struct {
 func newPktConn(conn net.PacketConn) *pktConn {
 	pc := &pktConn{conn: conn}
 	ua, ok := conn.LocalAddr().(*net.UDPAddr)
-	if _, isUDP := conn.(*net.UDPConn); !ok || !isUDP {
+	uc, isUDP := conn.(*net.UDPConn)
+	if !ok || !isUDP {
 		return pc
 	}
 	if len(ua.IP) == net.IPv4len { // an AF_INET socket reports a 4-byte address
@@ -172,44 +180,69 @@ func newPktConn(conn net.PacketConn) *pktConn {
 		if p.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true) == nil {
 			pc.p4, pc.w4 = p, p
 		}
-		return pc
+	} else {
+		// A dual-stack socket reports an IPv4 datagram's destination in
+		// IPV6_PKTINFO as a mapped address, but takes the source of the
+		// reply only from IP_PKTINFO: x/net's IPv6 control message cannot
+		// carry an IPv4 address.
+		p := ipv6.NewPacketConn(conn)
+		if p.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true) == nil {
+			pc.p6, pc.w4 = p, ipv4.NewPacketConn(conn)
+		}
 	}
-	// A dual-stack socket reports an IPv4 datagram's destination in
-	// IPV6_PKTINFO as a mapped address, but takes the source of the reply
-	// only from IP_PKTINFO: x/net's IPv6 control message cannot carry an
-	// IPv4 address.
-	p := ipv6.NewPacketConn(conn)
-	if p.SetControlMessage(ipv6.FlagDst|ipv6.FlagInterface, true) == nil {
-		pc.p6, pc.w4 = p, ipv4.NewPacketConn(conn)
+	if fastPktinfo && (pc.p4 != nil || pc.p6 != nil) {
+		pc.fast, pc.uc, pc.oob = true, uc, make([]byte, pktinfoSpace)
 	}
 	return pc
 }
 
-func (pc *pktConn) read(b []byte) (int, *pktLocal, net.Addr, error) {
+// read reads a datagram into b. remote is the sender (the fast path gives
+// an IPv4 sender to a dual-stack socket in its 4-byte form already); ap is
+// the sender as the socket names it, for the reply, when the fast path read
+// it.
+func (pc *pktConn) read(b []byte) (n int, local *pktLocal, remote net.Addr, ap netip.AddrPort, err error) {
 	switch {
+	case pc.fast:
+		var oobn int
+		n, oobn, _, ap, err = pc.uc.ReadMsgUDPAddrPort(b, pc.oob)
+		if err != nil {
+			return n, nil, nil, ap, err
+		}
+		if ip, ifIndex, ok := parsePktinfo(pc.oob[:oobn]); ok {
+			local = &pktLocal{ip: ip, ifIndex: ifIndex}
+		}
+		return n, local, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())), ap, nil
 	case pc.p4 != nil:
 		n, cm, src, err := pc.p4.ReadFrom(b)
 		if cm != nil && cm.Dst != nil {
-			return n, &pktLocal{ip: cm.Dst, ifIndex: cm.IfIndex}, src, err
+			return n, &pktLocal{ip: cm.Dst, ifIndex: cm.IfIndex}, src, ap, err
 		}
-		return n, nil, src, err
+		return n, nil, src, ap, err
 	case pc.p6 != nil:
 		n, cm, src, err := pc.p6.ReadFrom(b)
 		if cm != nil && cm.Dst != nil {
-			return n, &pktLocal{ip: cm.Dst, ifIndex: cm.IfIndex}, src, err
+			return n, &pktLocal{ip: cm.Dst, ifIndex: cm.IfIndex}, src, ap, err
 		}
-		return n, nil, src, err
+		return n, nil, src, ap, err
 	}
 	n, src, err := pc.conn.ReadFrom(b)
-	return n, nil, src, err
+	return n, nil, src, ap, err
 }
 
-// write sends b to dst from the address the call reached. The interface is
-// pinned only for an IPv6 link-local address, where the address alone is
-// ambiguous; otherwise routing chooses it.
-func (pc *pktConn) write(b []byte, dst net.Addr, local *pktLocal) error {
+// write sends b to the sender of a datagram (ap when the fast path read it,
+// else dst) from the address the call reached. The interface is pinned only
+// for an IPv6 link-local address, where the address alone is ambiguous;
+// otherwise routing chooses it.
+func (pc *pktConn) write(b []byte, dst net.Addr, ap netip.AddrPort, local *pktLocal) error {
 	var err error
 	switch {
+	case pc.fast && ap.IsValid():
+		var oob []byte
+		var room pktinfoBuf
+		if local != nil {
+			oob = appendPktinfo(room.bytes(), local.ip, local.ifIndex)
+		}
+		_, _, err = pc.uc.WriteMsgUDPAddrPort(b, oob, ap)
 	case local != nil && pc.w4 != nil && local.ip.To4() != nil:
 		_, err = pc.w4.WriteTo(b, &ipv4.ControlMessage{Src: local.ip.To4()}, dst)
 	case local != nil && pc.p6 != nil:

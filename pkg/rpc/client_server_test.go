@@ -1086,7 +1086,7 @@ func TestProceedBound(t *testing.T) {
 // nothing.
 func TestInlineDatagram(t *testing.T) {
 	inlineSlow := func(s *Server) {
-		s.InlineDatagram = func(h *CallHeader) bool { return h.Proc != procSlow || h.Vers == 3 }
+		s.InlineDatagram = func(_, vers, proc uint32) bool { return proc != procSlow || vers == 3 }
 	}
 	for _, tt := range []struct {
 		name      string

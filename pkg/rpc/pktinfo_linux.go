@@ -19,7 +19,7 @@ const fastPktinfo = true
 var pktinfoSpace = 2 * unix.CmsgSpace(unix.SizeofInet6Pktinfo)
 
 // parsePktinfo returns the destination address and interface of a datagram
-// from its control messages (cmsg(3)): IP_PKTINFO's ipi_addr, the address
+// from its control messages (cmsg(3)), ip pointing into oob: IP_PKTINFO's ipi_addr, the address
 // in the IP header, or IPV6_PKTINFO's ipi6_addr (a mapped address for an
 // IPv4 datagram on a dual-stack socket). ok is false when neither is there.
 func parsePktinfo(oob []byte) (ip net.IP, ifIndex int, ok bool) {
@@ -33,10 +33,10 @@ func parsePktinfo(oob []byte) (ip net.IP, ifIndex int, ok bool) {
 		switch {
 		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_PKTINFO && len(data) >= unix.SizeofInet4Pktinfo:
 			pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&data[0]))
-			return net.IPv4(pi.Addr[0], pi.Addr[1], pi.Addr[2], pi.Addr[3]).To4(), int(pi.Ifindex), true
+			return net.IP(pi.Addr[:]), int(pi.Ifindex), true
 		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_PKTINFO && len(data) >= unix.SizeofInet6Pktinfo:
 			pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&data[0]))
-			return append(net.IP(nil), pi.Addr[:]...), int(pi.Ifindex), true
+			return net.IP(pi.Addr[:]), int(pi.Ifindex), true
 		}
 		if space := unix.CmsgSpace(n - unix.CmsgLen(0)); space < len(oob) {
 			oob = oob[space:]

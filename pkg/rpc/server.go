@@ -90,8 +90,8 @@ type Server struct {
 	// saves a goroutine switch a call, about 5% of a port mapper lookup's
 	// CPU; but while such a handler runs no other datagram of the socket is
 	// read, so a handler that may wait (on a disk, on another server) must
-	// not be named. It sees the call's header only.
-	InlineDatagram func(h *CallHeader) bool
+	// not be named. It sees the call's program, version and procedure only.
+	InlineDatagram func(prog, vers, proc uint32) bool
 
 	// SilentOnRPCMismatch drops calls whose rpcvers is not 2, as rpcbind
 	// does; by default they are answered MSG_DENIED RPC_MISMATCH low 2

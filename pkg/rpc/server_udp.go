@@ -1,14 +1,13 @@
 package rpc
 
 import (
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
 	"os"
 	"sync"
 	"time"
-
-	"github.com/portmap-toolkit/pmap/pkg/xdr"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -82,15 +81,14 @@ func (s *Server) ServePacket(conn net.PacketConn) error {
 	}
 }
 
-// inline reports whether the call in msg is one InlineDatagram names.
+// inline reports whether the call in msg is one InlineDatagram names. The
+// fields it needs sit at fixed places (RFC 5531 §9: xid, msg_type CALL,
+// rpcvers, prog, vers, proc), so nothing is decoded twice.
 func (s *Server) inline(msg []byte) bool {
-	if s.InlineDatagram == nil {
+	if s.InlineDatagram == nil || len(msg) < 24 || binary.BigEndian.Uint32(msg[4:]) != uint32(Call) {
 		return false
 	}
-	var h CallHeader
-	d := xdr.NewDecoder(msg)
-	h.Decode(d)
-	return d.Err() == nil && s.InlineDatagram(&h)
+	return s.InlineDatagram(binary.BigEndian.Uint32(msg[12:]), binary.BigEndian.Uint32(msg[16:]), binary.BigEndian.Uint32(msg[20:]))
 }
 
 // datagram is a call read by ServePacket, for a worker to answer.
@@ -166,6 +164,14 @@ type pktConn struct {
 type pktLocal struct {
 	ip      net.IP
 	ifIndex int
+	buf     [net.IPv6len]byte // holds ip when newPktLocal made it
+}
+
+// newPktLocal returns a pktLocal holding a copy of ip, in one allocation.
+func newPktLocal(ip net.IP, ifIndex int) *pktLocal {
+	l := &pktLocal{ifIndex: ifIndex}
+	l.ip = l.buf[:copy(l.buf[:], ip)]
+	return l
 }
 
 func newPktConn(conn net.PacketConn) *pktConn {
@@ -209,7 +215,7 @@ func (pc *pktConn) read(b []byte) (n int, local *pktLocal, remote net.Addr, ap n
 			return n, nil, nil, ap, err
 		}
 		if ip, ifIndex, ok := parsePktinfo(pc.oob[:oobn]); ok {
-			local = &pktLocal{ip: ip, ifIndex: ifIndex}
+			local = newPktLocal(ip, ifIndex)
 		}
 		return n, local, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())), ap, nil
 	case pc.p4 != nil:

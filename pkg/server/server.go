@@ -449,15 +449,15 @@ func v6Only(raw syscall.RawConn) bool {
 // (rpc.Server.InlineDatagram): every call but those that may wait, SET and
 // UNSET (on the state file's write) and the forwarding ones, CALLIT, BCAST
 // and INDIRECT (on the target's answer).
-func inlineCall(h *rpc.CallHeader) bool {
-	if h.Prog != portmap.Program {
+func inlineCall(prog, vers, proc uint32) bool {
+	if prog != portmap.Program {
 		return true // answered PROG_UNAVAIL at once
 	}
-	switch h.Proc {
+	switch proc {
 	case portmap.PmapSet, portmap.PmapUnset, portmap.PmapCallit: // the same numbers in v3 and v4
 		return false
 	case portmap.RpcbIndirect:
-		return h.Vers != portmap.V4
+		return vers != portmap.V4
 	}
 	return true
 }

@@ -891,8 +891,7 @@ func TestStreamCallsInOrder(t *testing.T) {
 		t.Run(network, func(t *testing.T) {
 			var mu sync.Mutex
 			var seen []uint32
-			var m Mux
-			m.HandleFunc(orderProg, 1, 1, func(_ context.Context, r *Request, res []byte) ([]byte, error) {
+			conn := pipeline(t, network, func(_ context.Context, r *Request, res []byte) ([]byte, error) {
 				d := xdr.NewDecoder(r.Args)
 				n := d.Uint32()
 				if n%7 == 0 {
@@ -902,46 +901,8 @@ func TestStreamCallsInOrder(t *testing.T) {
 				seen = append(seen, n)
 				mu.Unlock()
 				return res, d.Err()
-			})
-			addr := "127.0.0.1:0"
-			if network == "unix" {
-				addr = t.TempDir() + "/s.sock"
-			}
-			l, err := net.Listen(network, addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := &Server{Handler: &m, Logger: quietLogger()}
-			go s.Serve(l)
-			defer s.Shutdown(context.Background())
-			conn, err := net.Dial(network, l.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			// All the calls in one write, then all the replies.
-			var out []byte
-			for i := range uint32(calls) {
-				h := CallHeader{XID: i + 1, RPCVers: RPCVersion, Prog: orderProg, Vers: 1, Proc: 1}
-				rec := xdr.AppendUint32(h.Append(nil), i)
-				out = binary.BigEndian.AppendUint32(out, 1<<31|uint32(len(rec)))
-				out = append(out, rec...)
-			}
-			if _, err := conn.Write(out); err != nil {
-				t.Fatal(err)
-			}
-			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			for i := range uint32(calls) {
-				rec, err := ReadRecord(conn, nil, 1<<16)
-				if err != nil {
-					t.Fatalf("reply %d: %v", i, err)
-				}
-				var h ReplyHeader
-				h.Decode(xdr.NewDecoder(rec))
-				if h.XID != i+1 {
-					t.Fatalf("reply %d has xid %d: replies out of order", i+1, h.XID)
-				}
-			}
+			}, calls)
+			readInOrder(t, conn, calls)
 			mu.Lock()
 			defer mu.Unlock()
 			for i, n := range seen {

@@ -210,12 +210,12 @@ func (j *journal) rewrite(recs []portmap.RPCB) error {
 	if j.beforeWrite != nil {
 		j.beforeWrite()
 	}
-	data := encodeState(recs)
-	if err := writeFileAtomic(j.path, data); err != nil {
+	size, err := rewriteState(j.path, recs)
+	if err != nil {
 		j.size = 0
 		return err
 	}
-	j.size, j.snapSize = int64(len(data)), int64(len(data))
+	j.size, j.snapSize = size, size
 	j.rewrites.Add(1)
 	return nil
 }

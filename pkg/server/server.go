@@ -321,22 +321,19 @@ func (s *Server) loadState(max int) error {
 	var size int64
 	switch {
 	case warm != nil:
-		data := encodeState(committed)
-		if err := writeFileAtomic(s.StateFile, data); err != nil {
+		var err error
+		if size, err = rewriteState(s.StateFile, committed); err != nil {
 			return err
 		}
-		size = int64(len(data))
 		if err := removeWarmStart(warm); err != nil {
 			log.Warn("server: could not remove rpcbind's warm-start files; they will be read again at the next start", "err", err)
 		}
 	case st.version == stateVersion && st.changes == 0 && st.dropped == 0 && refused == 0 && len(committed) == len(st.recs):
 		size = int64(st.good)
 	case st.version != 0:
-		data := encodeState(committed)
-		if err := writeFileAtomic(s.StateFile, data); err != nil {
+		var err error
+		if size, err = rewriteState(s.StateFile, committed); err != nil {
 			log.Warn("server: could not compact the state file; the first change will rewrite it", "err", err)
-		} else {
-			size = int64(len(data))
 		}
 	}
 	log.Info("server: state file", "path", s.StateFile, "registrations", len(committed))

@@ -358,14 +358,19 @@ func globEscape(s string) string {
 	return string(b)
 }
 
-// writeState replaces the state file at path with recs, atomically and
-// durably: a temporary file in the same directory is written and flushed
-// to disk, renamed over path, and the directory is flushed so that the
-// rename itself survives a crash. The file is readable by its owner only
-// (os.CreateTemp's mode 0600), as rpcbind's warm-start files are. On failure
-// path is left as it was, unless only the final directory flush failed.
-func writeState(path string, recs []portmap.RPCB) error {
-	return writeFileAtomic(path, encodeState(recs))
+// rewriteState replaces the state file at path with a snapshot of recs,
+// atomically and durably: a temporary file in the same directory is written
+// and flushed to disk, renamed over path, and the directory is flushed so
+// that the rename itself survives a crash. The file is readable by its owner
+// only (os.CreateTemp's mode 0600), as rpcbind's warm-start files are. It
+// returns the file's size, what the journal appends after. On failure path
+// is left as it was, unless only the final directory flush failed.
+func rewriteState(path string, recs []portmap.RPCB) (int64, error) {
+	data := encodeState(recs)
+	if err := writeFileAtomic(path, data); err != nil {
+		return 0, err
+	}
+	return int64(len(data)), nil
 }
 
 func writeFileAtomic(path string, data []byte) (err error) {

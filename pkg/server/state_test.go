@@ -98,7 +98,7 @@ func TestLoadState(t *testing.T) {
 	if st, err := loadState(path, 10, now); st.recs != nil || st.version != 0 || err != nil {
 		t.Fatalf("missing file: %+v, %v", st, err)
 	}
-	if err := writeState(path, sampleRecs); err != nil {
+	if _, err := rewriteState(path, sampleRecs); err != nil {
 		t.Fatal(err)
 	}
 	leftover := path + tmpInfix + "123"
@@ -137,7 +137,7 @@ func TestLoadState(t *testing.T) {
 		t.Errorf("after setting aside: %v, %v", st.recs, err)
 	}
 	// More registrations than the registry may hold: corrupt, not cut.
-	writeState(path, sampleRecs)
+	rewriteState(path, sampleRecs)
 	if _, err := loadState(path, 2, now.Add(time.Second)); !errors.As(err, &se) {
 		t.Errorf("a file over the limit loaded: %v", err)
 	}
@@ -206,14 +206,7 @@ func TestGroupCommit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state")
 	reg := NewRegistry(0)
 	j := newJournal(path, reg, 0, discardLog())
-	entered, release := make(chan struct{}), make(chan struct{})
-	var held atomic.Bool
-	j.beforeWrite = func() {
-		if held.CompareAndSwap(false, true) {
-			close(entered)
-			<-release
-		}
-	}
+	entered, release := holdFirstWrite(j)
 	reg.j.Store(j)
 	defer j.close()
 
@@ -257,6 +250,20 @@ func TestGroupCommit(t *testing.T) {
 	if err != nil || len(st.recs) != n+1 || st.changes != n {
 		t.Errorf("state file holds %d registrations from %d change records, %v; want %d from %d", len(st.recs), st.changes, err, n+1, n)
 	}
+}
+
+// holdFirstWrite makes j's first write wait: entered is closed once it has
+// begun, and it goes on once release is closed.
+func holdFirstWrite(j *journal) (entered, release chan struct{}) {
+	entered, release = make(chan struct{}), make(chan struct{})
+	var held atomic.Bool
+	j.beforeWrite = func() {
+		if held.CompareAndSwap(false, true) {
+			close(entered)
+			<-release
+		}
+	}
+	return entered, release
 }
 
 // TestJournalCompacts fills a registry and empties it again through a
@@ -389,15 +396,8 @@ func TestPipelinedSetsShareWrites(t *testing.T) {
 	for _, network := range []string{viaUnix, viaTCP} {
 		t.Run(network, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "portmapd.state")
-			entered, release := make(chan struct{}), make(chan struct{})
-			var held atomic.Bool
 			ts := stateServer(t, path, nil)
-			ts.srv.journal.beforeWrite = func() {
-				if held.CompareAndSwap(false, true) {
-					close(entered)
-					<-release
-				}
-			}
+			entered, release := holdFirstWrite(ts.srv.journal)
 			c := ts.dial(t, network, false)
 			const n = 32
 			var calls []byte

@@ -29,6 +29,7 @@ var intendedDifferences = []struct{ title, test string }{
 	{"Hostile mappers cannot overflow a buffer", "TestDifferenceHostile"},
 	{"No broadcast send warnings", "TestInteropBroadcast"},
 	{"Lists and ranges of hosts", "TestDifferenceHostLists"},
+	{"Ctrl-C ends a call at once", "TestInterrupt"},
 }
 
 // TestDifferencesDocumented checks that docs/rpcinfo.md has a section for

@@ -82,8 +82,9 @@ func TestPmapDumpConnections(t *testing.T) {
 }
 
 // TestInterrupt checks what SIGINT does to a run waiting on a port mapper
-// that never answers: rpcinfo's own modes die of it, as Debian's rpcinfo
-// does, without a word; this implementation's modes (here --verify) catch
+// that never answers: rpcinfo's own modes die of it at once, without a word
+// (Debian's rpcinfo dies the same way, but only once its call is over, since
+// libtirpc blocks signals during a call; docs/rpcinfo.md); this implementation's modes (here --verify) catch
 // it, end the call and report the failure.
 func TestInterrupt(t *testing.T) {
 	bin := filepath.Join(testsupport.BuildGo(t, "./cmd/rpcinfo"), "rpcinfo")

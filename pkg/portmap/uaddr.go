@@ -245,19 +245,38 @@ func IsWildcardUaddr(uaddr string) bool {
 // dropped. Any other uaddr (a specific host, a local path, text that does not
 // parse, a family mismatch, an invalid local) is returned unchanged.
 func ReplaceWildcard(uaddr string, local netip.Addr) string {
+	ap, ok := replacedWildcard(uaddr, local)
+	if !ok {
+		return uaddr
+	}
+	return FormatUaddr(ap)
+}
+
+// AppendReplaceWildcard appends ReplaceWildcard(uaddr, local) to b.
+func AppendReplaceWildcard(b []byte, uaddr string, local netip.Addr) []byte {
+	ap, ok := replacedWildcard(uaddr, local)
+	if !ok {
+		return append(b, uaddr...)
+	}
+	return AppendUaddr(b, ap)
+}
+
+// replacedWildcard returns the address ReplaceWildcard formats, or false
+// when it returns uaddr unchanged.
+func replacedWildcard(uaddr string, local netip.Addr) (netip.AddrPort, bool) {
 	ap, err := ParseUaddr("", uaddr)
 	if err != nil || !ap.Addr().IsUnspecified() || !local.IsValid() {
-		return uaddr
+		return netip.AddrPort{}, false
 	}
 	local = local.WithZone("")
 	switch {
 	case ap.Addr().Is4():
 		local = local.Unmap()
 		if !local.Is4() {
-			return uaddr
+			return netip.AddrPort{}, false
 		}
 	case local.Is4():
-		return uaddr
+		return netip.AddrPort{}, false
 	}
-	return FormatUaddr(netip.AddrPortFrom(local, ap.Port()))
+	return netip.AddrPortFrom(local, ap.Port()), true
 }

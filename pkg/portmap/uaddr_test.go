@@ -164,6 +164,9 @@ func TestReplaceWildcard(t *testing.T) {
 		if got := portmap.ReplaceWildcard(tt.uaddr, tt.local); got != tt.want {
 			t.Errorf("ReplaceWildcard(%q, %v) = %q, want %q", tt.uaddr, tt.local, got, tt.want)
 		}
+		if got := portmap.AppendReplaceWildcard([]byte("x"), tt.uaddr, tt.local); string(got) != "x"+tt.want {
+			t.Errorf("AppendReplaceWildcard(\"x\", %q, %v) = %q, want %q", tt.uaddr, tt.local, got, "x"+tt.want)
+		}
 		if wild := portmap.IsWildcardUaddr(tt.uaddr); wild != (tt.uaddr == "0.0.0.0.8.1" || tt.uaddr == "::.0.111") {
 			t.Errorf("IsWildcardUaddr(%q) = %v", tt.uaddr, wild)
 		}

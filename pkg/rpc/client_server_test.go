@@ -686,9 +686,12 @@ func TestMaxInFlight(t *testing.T) {
 	}
 }
 
-// TestRequestAddresses: handlers see the transport, the local address reached
-// (for UDP on a wildcard socket, the datagram's destination) and on unix
-// sockets the caller's credentials; a UDP reply comes from the address called.
+// TestRequestAddresses: handlers see the transport, the caller's address, the
+// local address reached (for UDP on a wildcard socket, the datagram's
+// destination) and on unix sockets the caller's credentials; a UDP reply
+// comes from the address called. Datagrams are answered by workers and,
+// with InlineDatagram, by the reader, whose Request is reused from one call
+// to the next: two callers take turns, so that each call shows its own.
 func TestRequestAddresses(t *testing.T) {
 	who := func(t *testing.T, c *Client) string {
 		t.Helper()
@@ -712,35 +715,48 @@ func TestRequestAddresses(t *testing.T) {
 		{"udp6", "[::]:0", "::1", "::1"},
 	}
 	for _, w := range wildcard {
-		t.Run(w.network+" "+w.listen+" to "+w.call, func(t *testing.T) {
-			pc, err := net.ListenPacket(w.network, w.listen)
-			if err != nil {
-				t.Skipf("cannot listen: %v", err)
-			}
-			s := &Server{Handler: testMux(newGate()), Logger: quietLogger()}
-			done := make(chan error, 1)
-			go func() { done <- s.ServePacket(pc) }()
-			defer func() {
-				s.Shutdown(t.Context())
-				<-done
-			}()
-			port := pc.LocalAddr().(*net.UDPAddr).Port
-			addr := net.JoinHostPort(w.call, fmt.Sprint(port))
-			// A connected client accepts only replies from addr.
-			c, err := Dial(t.Context(), "udp", addr, &Options{Retransmit: time.Minute})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			want := "udp local=" + net.JoinHostPort(w.want, fmt.Sprint(port))
-			if got := who(t, c); got != want {
-				t.Errorf("handler saw %q, want %q", got, want)
-			}
-		})
+		for _, inline := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s %s to %s inline=%v", w.network, w.listen, w.call, inline), func(t *testing.T) {
+				pc, err := net.ListenPacket(w.network, w.listen)
+				if err != nil {
+					t.Skipf("cannot listen: %v", err)
+				}
+				s := &Server{Handler: testMux(newGate()), Logger: quietLogger()}
+				if inline {
+					s.InlineDatagram = func(_, _, proc uint32) bool { return proc == procWho }
+				}
+				done := make(chan error, 1)
+				go func() { done <- s.ServePacket(pc) }()
+				defer func() {
+					s.Shutdown(t.Context())
+					<-done
+				}()
+				port := pc.LocalAddr().(*net.UDPAddr).Port
+				addr := net.JoinHostPort(w.call, fmt.Sprint(port))
+				// A connected client accepts only replies from addr.
+				var clients [2]*Client
+				for i := range clients {
+					c, err := Dial(t.Context(), "udp", addr, &Options{Retransmit: time.Minute})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer c.Close()
+					clients[i] = c
+				}
+				for i := range 4 {
+					c := clients[i%2]
+					want := "udp local=" + net.JoinHostPort(w.want, fmt.Sprint(port)) + " remote=" + c.LocalAddr().String()
+					if got := who(t, c); got != want {
+						t.Errorf("handler saw %q, want %q", got, want)
+					}
+				}
+			})
+		}
 	}
 	t.Run("tcp", func(t *testing.T) {
 		ts := startServer(t, "tcp", nil)
-		if got, want := who(t, ts.dial(t, nil)), "tcp local="+ts.addr; got != want {
+		c := ts.dial(t, nil)
+		if got, want := who(t, c), "tcp local="+ts.addr+" remote="+c.LocalAddr().String(); got != want {
 			t.Errorf("handler saw %q, want %q", got, want)
 		}
 	})

@@ -73,6 +73,9 @@ func testMux(g *gate) *Mux {
 		})
 		m.HandleFunc(testProg, v, procWho, func(_ context.Context, r *Request, res []byte) ([]byte, error) {
 			s := fmt.Sprintf("%s local=%v", r.Network, r.Local)
+			if r.Network != "unix" {
+				s += fmt.Sprintf(" remote=%v", r.Remote)
+			}
 			if r.Cred != nil {
 				s += fmt.Sprintf(" pid=%d uid=%d gid=%d", r.Cred.PID, r.Cred.UID, r.Cred.GID)
 			}

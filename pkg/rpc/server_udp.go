@@ -45,11 +45,14 @@ func (s *Server) ServePacket(conn net.PacketConn) error {
 	// of its own size, so that the calls in flight hold a few hundred
 	// bytes each rather than 64 KiB.
 	rbuf := make([]byte, size+1)
+	// The reader's own call: where the datagrams it answers itself arrived,
+	// and the Request they are handled with, reused from one to the next.
+	var dc dgramCall
 	for {
 		if !s.acquire() {
 			return ErrServerClosed
 		}
-		n, local, remote, ap, err := pc.read(rbuf)
+		n, local, remote, ap, err := pc.read(rbuf, &dc.local)
 		if err != nil {
 			s.release()
 			if s.shutting.Load() {
@@ -65,9 +68,12 @@ func (s *Server) ServePacket(conn net.PacketConn) error {
 			continue
 		}
 		if s.inline(rbuf[:n]) {
-			s.answerDatagram(pc, rbuf[:n], pc.unicast(local), remote, ap)
+			s.answerDatagram(pc, rbuf[:n], &dc, pc.unicast(local), remote, ap)
 			s.release()
 			continue
+		}
+		if local == &dc.local { // the next read reuses it
+			local = newPktLocal(local.ip, local.ifIndex)
 		}
 		bp := s.getBuf()
 		*bp = append((*bp)[:0], rbuf[:n]...)
@@ -79,6 +85,37 @@ func (s *Server) ServePacket(conn net.PacketConn) error {
 			go s.dgramWorker(pc, work, d, &workers)
 		}
 	}
+}
+
+// dgramCall is the state of one datagram call that outlives the read: the
+// Request and the addresses it points to. The reader keeps one for the calls
+// it answers itself, so that such a call allocates nothing; a worker takes a
+// new one for each call, which its handler may keep.
+type dgramCall struct {
+	req    Request
+	local  pktLocal    // the destination, read into by the reader's read
+	ra, la net.UDPAddr // req.Remote and req.Local, when built here
+	rip    [net.IPv6len]byte
+}
+
+// remoteAddr returns the sender as handlers see it: remote when the read
+// named it, else ap (the fast path), built in dc with its IPv4-mapped form
+// unmapped.
+func (dc *dgramCall) remoteAddr(remote net.Addr, ap netip.AddrPort) net.Addr {
+	if remote != nil {
+		return unmapAddr(remote)
+	}
+	a := ap.Addr().Unmap()
+	var n int
+	if a.Is4() {
+		b := a.As4()
+		n = copy(dc.rip[:], b[:])
+	} else {
+		b := a.As16()
+		n = copy(dc.rip[:], b[:])
+	}
+	dc.ra = net.UDPAddr{IP: dc.rip[:n], Port: int(ap.Port()), Zone: a.Zone()}
+	return &dc.ra
 }
 
 // inline reports whether the call in msg is one InlineDatagram names. The
@@ -95,7 +132,7 @@ func (s *Server) inline(msg []byte) bool {
 type datagram struct {
 	bp     *[]byte // the call, in a pooled buffer
 	local  *pktLocal
-	remote net.Addr       // the sender, as handlers see it
+	remote net.Addr       // the sender, as the read named it (nil on the fast path)
 	ap     netip.AddrPort // the sender, as the socket names it (fast path)
 }
 
@@ -114,7 +151,7 @@ func (s *Server) dgramWorker(pc *pktConn, work <-chan datagram, d datagram, wg *
 	idle := time.NewTimer(dgramIdle)
 	defer idle.Stop()
 	for {
-		s.answerDatagram(pc, *d.bp, d.local, d.remote, d.ap)
+		s.answerDatagram(pc, *d.bp, new(dgramCall), d.local, d.remote, d.ap)
 		s.putBuf(d.bp)
 		s.release()
 		idle.Reset(dgramIdle)
@@ -132,8 +169,9 @@ func (s *Server) dgramWorker(pc *pktConn, work <-chan datagram, d datagram, wg *
 
 // answerDatagram handles one datagram held in msg. The reply is built in a
 // second buffer, since the arguments in msg stay in use until it is built.
-func (s *Server) answerDatagram(pc *pktConn, msg []byte, local *pktLocal, remote net.Addr, ap netip.AddrPort) {
-	req := &Request{Network: "udp", Remote: unmapAddr(remote), Local: pc.localAddr(local)}
+func (s *Server) answerDatagram(pc *pktConn, msg []byte, dc *dgramCall, local *pktLocal, remote net.Addr, ap netip.AddrPort) {
+	dc.req = Request{Network: "udp", Remote: dc.remoteAddr(remote, ap), Local: pc.localAddr(local, &dc.la)}
+	req := &dc.req
 	op := s.getBuf()
 	defer s.putBuf(op)
 	reply, ok := s.dispatch(req, msg, (*op)[:0])
@@ -141,7 +179,7 @@ func (s *Server) answerDatagram(pc *pktConn, msg []byte, local *pktLocal, remote
 		return
 	}
 	if err := pc.write(reply[4:], remote, ap, local); err != nil {
-		s.logger().Debug("rpc: udp reply not sent", "remote", remote, "err", err)
+		s.logger().Debug("rpc: udp reply not sent", "remote", req.Remote, "err", err)
 	}
 }
 
@@ -169,9 +207,14 @@ type pktLocal struct {
 
 // newPktLocal returns a pktLocal holding a copy of ip, in one allocation.
 func newPktLocal(ip net.IP, ifIndex int) *pktLocal {
-	l := &pktLocal{ifIndex: ifIndex}
-	l.ip = l.buf[:copy(l.buf[:], ip)]
+	l := new(pktLocal)
+	l.set(ip, ifIndex)
 	return l
+}
+
+// set makes l hold a copy of ip.
+func (l *pktLocal) set(ip net.IP, ifIndex int) {
+	l.ip, l.ifIndex = l.buf[:copy(l.buf[:], ip)], ifIndex
 }
 
 func newPktConn(conn net.PacketConn) *pktConn {
@@ -206,7 +249,7 @@ func newPktConn(conn net.PacketConn) *pktConn {
 // an IPv4 sender to a dual-stack socket in its 4-byte form already); ap is
 // the sender as the socket names it, for the reply, when the fast path read
 // it.
-func (pc *pktConn) read(b []byte) (n int, local *pktLocal, remote net.Addr, ap netip.AddrPort, err error) {
+func (pc *pktConn) read(b []byte, into *pktLocal) (n int, local *pktLocal, remote net.Addr, ap netip.AddrPort, err error) {
 	switch {
 	case pc.fast:
 		var oobn int
@@ -215,9 +258,10 @@ func (pc *pktConn) read(b []byte) (n int, local *pktLocal, remote net.Addr, ap n
 			return n, nil, nil, ap, err
 		}
 		if ip, ifIndex, ok := parsePktinfo(pc.oob[:oobn]); ok {
-			local = newPktLocal(ip, ifIndex)
+			into.set(ip, ifIndex)
+			local = into
 		}
-		return n, local, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())), ap, nil
+		return n, local, nil, ap, nil
 	case pc.p4 != nil:
 		n, cm, src, err := pc.p4.ReadFrom(b)
 		if cm != nil && cm.Dst != nil {
@@ -263,14 +307,15 @@ func (pc *pktConn) write(b []byte, dst net.Addr, ap netip.AddrPort, local *pktLo
 	return err
 }
 
-// localAddr returns the address a datagram reached, as a handler sees it.
-func (pc *pktConn) localAddr(local *pktLocal) net.Addr {
+// localAddr returns the address a datagram reached, as a handler sees it,
+// built in a.
+func (pc *pktConn) localAddr(local *pktLocal, a *net.UDPAddr) net.Addr {
 	la := pc.conn.LocalAddr()
 	ua, ok := la.(*net.UDPAddr)
 	if local == nil || !ok {
 		return la
 	}
-	a := &net.UDPAddr{IP: local.ip, Port: ua.Port}
+	*a = net.UDPAddr{IP: local.ip, Port: ua.Port}
 	if ip4 := local.ip.To4(); ip4 != nil {
 		a.IP = ip4
 	} else if local.ip.IsLinkLocalUnicast() {

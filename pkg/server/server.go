@@ -445,7 +445,8 @@ func v6Only(raw syscall.RawConn) bool {
 // inlineCall names the calls the UDP reader answers itself
 // (rpc.Server.InlineDatagram): every call but those that may wait, SET and
 // UNSET (on the state file's write) and the forwarding ones, CALLIT, BCAST
-// and INDIRECT (on the target's answer).
+// and INDIRECT (on the target's answer). None of the handlers it names keeps
+// the rpc.Request, which the reader reuses: callerOf copies the addresses.
 func inlineCall(prog, vers, proc uint32) bool {
 	if prog != portmap.Program {
 		return true // answered PROG_UNAVAIL at once

@@ -212,7 +212,7 @@ func (s *service) serveV2(ctx context.Context, c caller, req *rpc.Request, res [
 		return xdr.AppendBool(res, ok), nil
 	case portmap.PmapGetport:
 		var m portmap.Mapping
-		if !decode(args, m.Decode) {
+		if !decodeMapping(args, &m) {
 			return nil, rpc.ErrGarbageArgs
 		}
 		port, _ := s.reg.GetPort(m.Prog, m.Vers, m.Prot)
@@ -274,12 +274,12 @@ func (s *service) serveRPCB(ctx context.Context, c caller, req *rpc.Request, res
 		return xdr.AppendBool(res, ok), nil
 	case proc == portmap.RpcbGetaddr || (v4 && proc == portmap.RpcbGetversaddr):
 		var r portmap.RPCB
-		if !decode(args, r.Decode) {
+		if !decodeRPCB(args, &r) {
 			return nil, rpc.ErrGarbageArgs
 		}
-		addr := s.getaddr(c, r.Prog, r.Vers, proc == portmap.RpcbGetaddr)
-		s.st.addr(vers, r.Prog, r.Vers, c.netid, addr != "")
-		return xdr.AppendString(res, addr), nil
+		res, found := s.appendAddr(res, c, r.Prog, r.Vers, proc == portmap.RpcbGetaddr)
+		s.st.addr(vers, r.Prog, r.Vers, c.netid, found)
+		return res, nil
 	case proc == portmap.RpcbDump:
 		return s.reg.appendDump(res), nil
 	case proc == portmap.RpcbCallit: // BCAST in version 4
@@ -313,16 +313,24 @@ func (s *service) serveRPCB(ctx context.Context, c caller, req *rpc.Request, res
 	return nil, rpc.ErrProcUnavail
 }
 
-// getaddr answers GETADDR (anyVersion) and GETVERSADDR for the netid of the
-// transport the call arrived on; the netid in the arguments is ignored, as
-// rpcbind ignores it. A wildcard host part is replaced by the address the
-// caller reached.
-func (s *service) getaddr(c caller, prog, vers uint32, anyVersion bool) string {
+// appendAddr appends the answer to GETADDR (anyVersion) or GETVERSADDR, an
+// XDR string, for the netid of the transport the call arrived on; the netid
+// in the arguments is ignored, as rpcbind ignores it. A wildcard host part is
+// replaced by the address the caller reached (see merge), in place, so that
+// a lookup allocates nothing. found reports whether the address is not empty.
+func (s *service) appendAddr(res []byte, c caller, prog, vers uint32, anyVersion bool) (_ []byte, found bool) {
 	rec, ok := s.reg.Lookup(prog, vers, c.netid, anyVersion)
 	if !ok {
-		return ""
+		return xdr.AppendString(res, ""), false
 	}
-	return c.merge(rec.Addr)
+	at := len(res)
+	res = xdr.AppendStringFunc(res, func(b []byte) []byte {
+		if c.isLocal() {
+			return append(b, rec.Addr...)
+		}
+		return portmap.AppendReplaceWildcard(b, rec.Addr, c.local)
+	})
+	return res, len(res) > at+4
 }
 
 // merge returns a registered address as handed to the caller: with a
@@ -468,6 +476,22 @@ func (s *service) forwardTarget(ap netip.AddrPort) (netip.AddrPort, bool) {
 func decode(args []byte, f func(*xdr.Decoder)) bool {
 	d := xdr.NewDecoder(args)
 	f(d)
+	return d.Err() == nil
+}
+
+// decodeMapping and decodeRPCB are decode for the lookups, whose Decoder
+// stays on the stack: decode's is allocated, since f might keep it.
+func decodeMapping(args []byte, m *portmap.Mapping) bool {
+	var d xdr.Decoder
+	d.Reset(args, 0)
+	m.Decode(&d)
+	return d.Err() == nil
+}
+
+func decodeRPCB(args []byte, r *portmap.RPCB) bool {
+	var d xdr.Decoder
+	d.Reset(args, 0)
+	r.Decode(&d)
 	return d.Err() == nil
 }
 

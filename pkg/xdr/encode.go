@@ -45,6 +45,18 @@ func AppendString(b []byte, s string) []byte {
 	return appendPad(b, len(s))
 }
 
+// AppendStringFunc appends a string or variable-length opaque (RFC 4506
+// §4.10, §4.11) whose bytes fill appends to the slice it is given: the
+// length, then those bytes, then the padding. The bytes are built in place,
+// without a string or slice of their own.
+func AppendStringFunc(b []byte, fill func([]byte) []byte) []byte {
+	at := len(b)
+	b = fill(append(b, 0, 0, 0, 0))
+	n := len(b) - at - 4
+	binary.BigEndian.PutUint32(b[at:], uint32(n))
+	return appendPad(b, n)
+}
+
 // appendPad is the one place that writes XDR padding.
 func appendPad(b []byte, n int) []byte {
 	switch Pad(n) {

@@ -26,6 +26,9 @@ func TestAppendPrimitives(t *testing.T) {
 		{"string 5", AppendString(nil, "hello"), []byte{0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o', 0, 0, 0}},
 		{"string 2", AppendString(nil, "ab"), []byte{0, 0, 0, 2, 'a', 'b', 0, 0}},
 		{"appends", AppendUint32([]byte{0xee}, 7), []byte{0xee, 0, 0, 0, 7}},
+		{"string func 5", AppendStringFunc([]byte{0xee}, func(b []byte) []byte { return append(b, "hello"...) }), []byte{0xee, 0, 0, 0, 5, 'h', 'e', 'l', 'l', 'o', 0, 0, 0}},
+		{"string func 4", AppendStringFunc(nil, func(b []byte) []byte { return append(b, "tcp6"...) }), []byte{0, 0, 0, 4, 't', 'c', 'p', '6'}},
+		{"string func empty", AppendStringFunc(nil, func(b []byte) []byte { return b }), []byte{0, 0, 0, 0}},
 	}
 	for _, tt := range tests {
 		if !bytes.Equal(tt.got, tt.want) {

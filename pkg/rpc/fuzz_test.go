@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"testing"
@@ -85,8 +86,15 @@ func FuzzReadRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, frag uint16) {
 		const max = 4096
 		r := bytes.NewReader(in)
+		// The same stream through a small bufio.Reader, whose fragment
+		// headers are read in place: the same records and errors.
+		br := bufio.NewReaderSize(bytes.NewReader(in), 16)
 		for {
 			rec, err := ReadRecord(r, nil, max)
+			brec, berr := ReadRecord(br, nil, max)
+			if !bytes.Equal(rec, brec) || (err == nil) != (berr == nil) || (err != nil && err.Error() != berr.Error()) {
+				t.Fatalf("from a bufio.Reader: %q, %v; from the stream: %q, %v", brec, berr, rec, err)
+			}
 			if err != nil {
 				return
 			}

@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -57,7 +58,6 @@ func ReadRecord(r io.Reader, buf []byte, max int) ([]byte, error) {
 	}
 	start := len(buf)
 	var (
-		hdr    [4]byte
 		have   int      // record bytes read so far
 		empty  int      // empty fragments read so far
 		begun  bool     // a fragment header has been read
@@ -71,11 +71,11 @@ func ReadRecord(r io.Reader, buf []byte, max int) ([]byte, error) {
 		return buf[:start], err
 	}
 	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		h, err := readFragmentHeader(r)
+		if err != nil {
 			return fail(err)
 		}
 		begun = true
-		h := binary.BigEndian.Uint32(hdr[:])
 		n := int(h &^ lastFragment)
 		if n > max-have {
 			return buf[:start], fmt.Errorf("%w: fragment of %d bytes after %d exceeds %d", ErrRecordTooLong, n, have, max)
@@ -119,6 +119,28 @@ func ReadRecord(r io.Reader, buf []byte, max int) ([]byte, error) {
 			return buf, nil
 		}
 	}
+}
+
+// readFragmentHeader reads a fragment header, as io.ReadFull would. From a
+// bufio.Reader (a server's connections) it is read in place: a [4]byte handed
+// to io.ReadFull through the io.Reader interface is an allocation a record.
+func readFragmentHeader(r io.Reader) (uint32, error) {
+	if br, ok := r.(*bufio.Reader); ok {
+		b, err := br.Peek(4)
+		if err != nil {
+			if len(b) > 0 && err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+		br.Discard(4)
+		return binary.BigEndian.Uint32(b), nil
+	}
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, err
+	}
+	return binary.BigEndian.Uint32(hdr[:]), nil
 }
 
 // WriteRecord writes rec to w as one record, in fragments of at most fragSize

@@ -92,9 +92,7 @@ type Server struct {
 	// read, so a handler that may wait (on a disk, on another server) must
 	// not be named. It sees the call's program, version and procedure only.
 	// The reader also reuses one Request, and the net.UDPAddr values its
-	// Remote and Local point to, for all the calls it answers: such a call
-	// allocates nothing, and its handler must not keep the Request or its
-	// addresses after it returns (copy what it needs, as a netip.AddrPort).
+	// Remote and Local point to, for all the calls it answers (see Request).
 	InlineDatagram func(prog, vers, proc uint32) bool
 
 	// SilentOnRPCMismatch drops calls whose rpcvers is not 2, as rpcbind

@@ -143,11 +143,18 @@ func (c *serverConn) readLoop() {
 			c.close()
 		}
 	}()
+	// The calls handled in order, one after the other, share a Request and
+	// a record buffer (up to reuseRecord bytes): this loop's own, since a
+	// call that proceeds hands the reading to another.
+	var (
+		req *Request
+		buf []byte
+	)
 	for {
 		if !c.armRead() {
 			return
 		}
-		msg, err := ReadRecord(c.br, nil, s.maxRecord())
+		msg, err := ReadRecord(c.br, buf[:0], s.maxRecord())
 		if err != nil {
 			if errors.Is(err, ErrRecordTooLong) {
 				s.logger().Warn("rpc: closing connection", "remote", c.tmpl.Remote, "err", err)
@@ -159,12 +166,25 @@ func (c *serverConn) readLoop() {
 		}
 		c.begin()
 		if s.ConcurrentStreamCalls {
-			go c.handle(msg, false)
-		} else if handedOff = c.handle(msg, true); handedOff {
+			go c.handle(msg, new(Request), false)
+			continue
+		}
+		if req == nil {
+			req = new(Request)
+		}
+		if handedOff = c.handle(msg, req, true); handedOff {
 			return
+		}
+		if cap(msg) <= reuseRecord {
+			buf = msg
 		}
 	}
 }
+
+// reuseRecord is the largest record buffer a connection keeps between calls:
+// a lookup's call is under 100 bytes, and an idle connection should not
+// hold the room of the largest record it ever sent.
+const reuseRecord = 4 << 10
 
 // close ends the connection once its calls have been answered.
 func (c *serverConn) close() {
@@ -255,21 +275,21 @@ func (c *serverConn) end() {
 	c.handlers.Done()
 }
 
-// handle answers one call. With inOrder, the call is one of those the
-// connection handles one after the other: its reply waits for those of the
-// earlier calls that proceeded, and the result reports whether the call
+// handle answers one call, in req. With inOrder, the call is one of those
+// the connection handles one after the other: its reply waits for those of
+// the earlier calls that proceeded, and the result reports whether the call
 // proceeded, handing the reading of the connection to a new goroutine.
-func (c *serverConn) handle(msg []byte, inOrder bool) (handedOff bool) {
+func (c *serverConn) handle(msg []byte, req *Request, inOrder bool) (handedOff bool) {
 	s := c.s
 	defer c.end()
 	defer s.release()
 	bp := s.getBuf()
 	defer s.putBuf(bp)
-	req := c.tmpl
+	*req = c.tmpl
 	if inOrder {
 		req.conn = c
 	}
-	reply, ok := s.dispatch(&req, msg, (*bp)[:0])
+	reply, ok := s.dispatch(req, msg, (*bp)[:0])
 	prev := req.prev
 	if req.handedOff {
 		defer func() {

@@ -15,8 +15,8 @@ type PeerCred struct {
 // Request is one call as a [Handler] sees it. It is valid only until the
 // handler returns: the server reuses it, and the addresses its Remote and
 // Local point to, for later calls (a connection's calls handled in order,
-// the datagrams named by [Server.InlineDatagram]), so that a lookup
-// allocates nothing. A handler copies what it keeps.
+// a socket's datagrams), so that a lookup allocates nothing. A handler
+// copies what it keeps.
 type Request struct {
 	// Header is the call's header; the bodies of its authenticators, like
 	// Args, are valid only during the call.

@@ -91,8 +91,6 @@ type Server struct {
 	// CPU; but while such a handler runs no other datagram of the socket is
 	// read, so a handler that may wait (on a disk, on another server) must
 	// not be named. It sees the call's program, version and procedure only.
-	// The reader also reuses one Request, and the net.UDPAddr values its
-	// Remote and Local point to, for all the calls it answers (see Request).
 	InlineDatagram func(prog, vers, proc uint32) bool
 
 	// SilentOnRPCMismatch drops calls whose rpcvers is not 2, as rpcbind

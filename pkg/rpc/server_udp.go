@@ -89,8 +89,8 @@ func (s *Server) ServePacket(conn net.PacketConn) error {
 
 // dgramCall is the state of one datagram call that outlives the read: the
 // Request and the addresses it points to. The reader keeps one for the calls
-// it answers itself, so that such a call allocates nothing; a worker takes a
-// new one for each call, which its handler may keep.
+// it answers itself, and each worker one for its calls, reused from call to
+// call (see Request), so that a call allocates nothing.
 type dgramCall struct {
 	req    Request
 	local  pktLocal    // the destination, read into by the reader's read
@@ -150,8 +150,9 @@ func (s *Server) dgramWorker(pc *pktConn, work <-chan datagram, d datagram, wg *
 	defer wg.Done()
 	idle := time.NewTimer(dgramIdle)
 	defer idle.Stop()
+	var dc dgramCall
 	for {
-		s.answerDatagram(pc, *d.bp, new(dgramCall), d.local, d.remote, d.ap)
+		s.answerDatagram(pc, *d.bp, &dc, d.local, d.remote, d.ap)
 		s.putBuf(d.bp)
 		s.release()
 		idle.Reset(dgramIdle)
@@ -245,10 +246,11 @@ func newPktConn(conn net.PacketConn) *pktConn {
 	return pc
 }
 
-// read reads a datagram into b. remote is the sender (the fast path gives
-// an IPv4 sender to a dual-stack socket in its 4-byte form already); ap is
-// the sender as the socket names it, for the reply, when the fast path read
-// it.
+// read reads a datagram into b. local is where it arrived, when the socket
+// says (the fast path reads it into into, which the next read overwrites).
+// The fast path names the sender in ap, as the socket names it, and leaves
+// remote nil (dgramCall.remoteAddr builds the handler's view of it); the
+// others name it in remote.
 func (pc *pktConn) read(b []byte, into *pktLocal) (n int, local *pktLocal, remote net.Addr, ap netip.AddrPort, err error) {
 	switch {
 	case pc.fast:

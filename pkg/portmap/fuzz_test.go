@@ -144,7 +144,12 @@ func FuzzUaddr(f *testing.F) {
 			if ap.Addr().Is4() && u != s {
 				t.Fatalf("IPv4 uaddr %q formats as %q", s, u)
 			}
-			_ = portmap.ReplaceWildcard(s, netip.MustParseAddr("127.0.0.1"))
+		}
+		// The appending form gives the same text, for any input.
+		for _, local := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1"), {}} {
+			if got, want := string(portmap.AppendReplaceWildcard([]byte("x"), s, local)), "x"+portmap.ReplaceWildcard(s, local); got != want {
+				t.Fatalf("AppendReplaceWildcard(%q, %v) = %q, want %q", s, local, got, want)
+			}
 		}
 	})
 }

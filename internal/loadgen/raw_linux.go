@@ -309,13 +309,19 @@ func (l *loop) send(c *rawClient, now time.Duration) {
 	l.open++
 }
 
-// readDgram reads every datagram waiting on c.
+// readDgram reads the datagrams waiting on c, until none is or no call of
+// c's is in flight. The epoll set is level-triggered, so a datagram left
+// unread is reported again: with one call in flight (the default window) a
+// reply is one read, not a read and a failed one.
 func (l *loop) readDgram(c *rawClient) {
 	for {
 		n, err := unix.Read(c.fd, l.buf)
 		switch {
 		case err == nil:
 			l.reply(c, l.buf[:n])
+			if c.inflight == 0 {
+				return
+			}
 		case errors.Is(err, unix.EAGAIN):
 			return
 		case errors.Is(err, unix.EINTR):
@@ -329,10 +335,13 @@ func (l *loop) readDgram(c *rawClient) {
 }
 
 // readStream reads what c's connection has and handles every complete
-// record; a closed or failed connection is made anew.
+// record; a closed or failed connection is made anew. As readDgram, it stops
+// without a failed read once no call is in flight or a read came short of
+// the room it had (the rest, if any, is reported again).
 func (l *loop) readStream(c *rawClient) {
 	for {
-		n, err := unix.Read(c.fd, c.rr.space())
+		space := c.rr.space()
+		n, err := unix.Read(c.fd, space)
 		switch {
 		case err == nil && n == 0:
 			l.st.note(errors.New("loadgen: connection closed by the port mapper"))
@@ -351,6 +360,9 @@ func (l *loop) readStream(c *rawClient) {
 					break
 				}
 				l.reply(c, rec)
+			}
+			if c.inflight == 0 || n < len(space) {
+				return
 			}
 		case errors.Is(err, unix.EAGAIN):
 			return

@@ -46,6 +46,9 @@ func TestVerdict(t *testing.T) {
 		{"limit", row{Ours: []float64{13}, Ref: []float64{5}, Target: "x", Limit: 12}, "missed by 8%"},
 		{"seed kept", row{Ref: []float64{10}, Ours: []float64{95}, Target: "x", MinRatio: 4, seed: seed}, "met"},
 		{"seed lost", row{Ref: []float64{10}, Ours: []float64{50}, Target: "x", MinRatio: 4, seed: seed}, "ratio met; keeps 50% of the seed figure, not 90%"},
+		// Measured side by side, the per-round figures win over the seed row's.
+		{"kept per round", row{Ref: []float64{10, 10, 10}, Ours: []float64{50, 60, 40}, OursSeed: []float64{52, 61, 45}, Target: "x", MinRatio: 4, seed: seed}, "met"},
+		{"lost per round", row{Ref: []float64{10, 10, 10}, Ours: []float64{95, 96, 97}, OursSeed: []float64{120, 110, 150}, Target: "x", MinRatio: 4, seed: seed}, "ratio met; keeps 79% of the seed figure, not 90%"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

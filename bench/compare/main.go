@@ -43,12 +43,18 @@ const (
 	// ourPort is where portmapd listens while rpcbind holds 111, so that
 	// both can be measured in the same rounds.
 	ourPort = 1111
+	// ourSeedPort is where a second portmapd holds the seed registry while
+	// the large one is measured, for the keep of the large rows.
+	ourSeedPort = 1112
 
 	// refAddr and ourAddr are the mappers' addresses in the namespace.
 	refAddr = "127.0.0.1:111"
 )
 
-var ourAddr = "127.0.0.1:" + strconv.Itoa(ourPort)
+var (
+	ourAddr     = "127.0.0.1:" + strconv.Itoa(ourPort)
+	ourSeedAddr = "127.0.0.1:" + strconv.Itoa(ourSeedPort)
+)
 
 // bench is one invocation of the harness.
 type bench struct {

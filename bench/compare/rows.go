@@ -133,8 +133,22 @@ func (b *bench) mapperRows(ctx context.Context, r, seed *registry) {
 	for _, row := range append(loadRows, rssRow) {
 		row.Pending = pending
 	}
+	// With the large registry, a second portmapd holds the seed, so that
+	// each round measures what ours keeps of its seed figure side by side.
+	var oursSeed *mapper
+	if ours != nil && r != seed && len(loadRows) > 0 {
+		oursSeed, err = b.startRegistered(ctx, "portmapd (seed)", ourSeedAddr, seed, b.portmapd,
+			"--port", fmt.Sprint(ourSeedPort), "--socket", "/run/portmapd-seed.sock", "--log-level", "warn")
+		if err != nil {
+			b.printf("no side-by-side seed figures (the keep compares with the seed rows): %v", err)
+			oursSeed = nil
+		} else {
+			defer oursSeed.stop()
+		}
+	}
 
-	// Load rows: per round, the reference, ours, the reference again.
+	// Load rows: per round, the reference, ours (then ours on the seed, with
+	// the large registry), the reference again.
 	stats := make([]loadStats, len(loadRows))
 	for round := 1; round <= b.rounds && len(loadRows) > 0; round++ {
 		b.printf("registry %s: load round %d of %d", r.name, round, b.rounds)
@@ -143,13 +157,23 @@ func (b *bench) mapperRows(ctx context.Context, r, seed *registry) {
 				continue
 			}
 			spec := lr.spec
-			for step, m := range []*mapper{ref, ours, ref} {
-				if m == nil {
+			const (
+				stepRef = iota
+				stepOurs
+				stepOursSeed
+				stepRef2
+			)
+			for step, m := range []*mapper{ref, ours, oursSeed, ref} {
+				if m == nil || (step == stepOursSeed && (lr.seed == nil || ours == nil)) {
 					continue
 				}
-				l, err := b.runLoad(ctx, m, spec, r)
+				reg := r
+				if step == stepOursSeed {
+					reg = seed
+				}
+				l, err := b.runLoad(ctx, m, spec, reg)
 				if err != nil {
-					if m == ours {
+					if m == ours || m == oursSeed {
 						lr.Pending = "portmapd failed the load: " + err.Error()
 						ours = nil
 						continue
@@ -159,13 +183,15 @@ func (b *bench) mapperRows(ctx context.Context, r, seed *registry) {
 				}
 				v := l.Result.CallsPerSec
 				switch step {
-				case 0:
+				case stepRef:
 					lr.Ref, lr.RefBy = append(lr.Ref, v), l.Command
 					stats[i].add(0, l)
-				case 1:
+				case stepOurs:
 					lr.Ours, lr.OursBy = append(lr.Ours, v), l.Command
 					stats[i].add(1, l)
-				case 2:
+				case stepOursSeed:
+					lr.OursSeed = append(lr.OursSeed, v)
+				case stepRef2:
 					lr.Ref2 = append(lr.Ref2, v)
 					stats[i].add(0, l)
 				}

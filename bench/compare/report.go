@@ -22,9 +22,9 @@ type row struct {
 	// what the row keeps of the seed figure, without the drift of a shared
 	// machine between the seed rows and these.
 	OursSeed []float64 `json:"ours_seed,omitempty"`
-	RefBy  string    `json:"ref_by"`
-	OursBy string    `json:"ours_by"`
-	Target string    `json:"target"`
+	RefBy    string    `json:"ref_by"`
+	OursBy   string    `json:"ours_by"`
+	Target   string    `json:"target"`
 	// MaxRatio or MinRatio is the target as a ratio ours/ref (0: none).
 	MaxRatio, MinRatio float64 `json:"-"`
 	// WithinNoise lets ours exceed MaxRatio by as much as the reference

@@ -41,8 +41,7 @@
 // from IP_PKTINFO), the transport and, on unix sockets, the peer's
 // credentials, in a [Request] that is theirs only until they return (the
 // server reuses it, so that a lookup allocates nothing). The server answers
-// PROG_UNAVAIL, PROG_MISMATCH, PROC_UNAVAIL,
-// GARBAGE_ARGS, SYSTEM_ERR and authentication errors, caps record size,
-// connections, idle time and calls in flight, and [Server.Shutdown] waits for
-// the calls in progress.
+// PROG_UNAVAIL, PROG_MISMATCH, PROC_UNAVAIL, GARBAGE_ARGS, SYSTEM_ERR and
+// authentication errors, caps record size, connections, idle time and calls in
+// flight, and [Server.Shutdown] waits for the calls in progress.
 package rpc

@@ -899,6 +899,25 @@ func startBenchServer(b *testing.B, network string) string {
 	return addr
 }
 
+// TestStreamRecordReuse: a connection's calls share a record buffer, kept
+// between calls up to reuseRecord bytes; calls of every size, larger and
+// smaller than the one before and than reuseRecord, each see their own
+// arguments.
+func TestStreamRecordReuse(t *testing.T) {
+	ts := startServer(t, "tcp", nil)
+	c := ts.dial(t, nil)
+	for i, n := range []int{3000, 4, reuseRecord + 1000, 8, reuseRecord - 100, 0, 64} {
+		arg := bytes.Repeat([]byte{byte(i + 1)}, n)
+		res, err := c.Call(ctxTimeout(t, 5*time.Second), testProg, 1, procEcho, arg)
+		if err != nil {
+			t.Fatalf("call %d (%d bytes): %v", i, n, err)
+		}
+		if !bytes.Equal(res, arg) {
+			t.Fatalf("call %d: echoed %d bytes (% x...), want %d bytes of %d", i, len(res), res[:min(len(res), 8)], n, i+1)
+		}
+	}
+}
+
 // TestStreamCallsInOrder: by default the calls pipelined on one connection are
 // handled in the order they arrived, as rpcbind handles them.
 func TestStreamCallsInOrder(t *testing.T) {

@@ -53,28 +53,31 @@ func parsePktinfo(oob []byte) (ip net.IP, ifIndex int, ok bool) {
 // otherwise, with the interface pinned only for a link-local address. oob
 // must be 8-byte aligned at its end (see pktinfoBuf).
 func appendPktinfo(oob []byte, ip net.IP, ifIndex int) []byte {
-	at := len(oob)
 	if ip4 := ip.To4(); ip4 != nil {
-		oob = oob[:at+unix.CmsgSpace(unix.SizeofInet4Pktinfo)]
-		clear(oob[at:])
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[at]))
-		h.Level, h.Type = unix.IPPROTO_IP, unix.IP_PKTINFO
-		h.SetLen(unix.CmsgLen(unix.SizeofInet4Pktinfo))
-		pi := (*unix.Inet4Pktinfo)(unsafe.Pointer(&oob[at+unix.CmsgLen(0)]))
-		copy(pi.Spec_dst[:], ip4)
+		oob, data := appendCmsg(oob, unix.IPPROTO_IP, unix.IP_PKTINFO, unix.SizeofInet4Pktinfo)
+		copy((*unix.Inet4Pktinfo)(data).Spec_dst[:], ip4)
 		return oob
 	}
-	oob = oob[:at+unix.CmsgSpace(unix.SizeofInet6Pktinfo)]
-	clear(oob[at:])
-	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[at]))
-	h.Level, h.Type = unix.IPPROTO_IPV6, unix.IPV6_PKTINFO
-	h.SetLen(unix.CmsgLen(unix.SizeofInet6Pktinfo))
-	pi := (*unix.Inet6Pktinfo)(unsafe.Pointer(&oob[at+unix.CmsgLen(0)]))
+	oob, data := appendCmsg(oob, unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, unix.SizeofInet6Pktinfo)
+	pi := (*unix.Inet6Pktinfo)(data)
 	copy(pi.Addr[:], ip.To16())
 	if ip.IsLinkLocalUnicast() {
 		pi.Ifindex = uint32(ifIndex)
 	}
 	return oob
+}
+
+// appendCmsg extends oob, within its capacity, by a zeroed control message
+// of level and typ with room for size bytes of data, and returns oob and
+// where the data goes.
+func appendCmsg(oob []byte, level, typ int32, size int) ([]byte, unsafe.Pointer) {
+	at := len(oob)
+	oob = oob[:at+unix.CmsgSpace(size)]
+	clear(oob[at:])
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[at]))
+	h.Level, h.Type = level, typ
+	h.SetLen(unix.CmsgLen(size))
+	return oob, unsafe.Pointer(&oob[at+unix.CmsgLen(0)])
 }
 
 // pktinfoBuf is room for the control messages of one datagram, 8-byte

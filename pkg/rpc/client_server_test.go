@@ -918,6 +918,17 @@ func TestStreamRecordReuse(t *testing.T) {
 	}
 }
 
+// mustBeInOrder fails t unless seen, the numbers of calls 0, 1, ... in the
+// order they were handled or begun, is in call order.
+func mustBeInOrder(t *testing.T, seen []uint32, what string) {
+	t.Helper()
+	for i, n := range seen {
+		if n != uint32(i) {
+			t.Fatalf("call %d %s in position %d: %v", n, what, i, seen[:i+1])
+		}
+	}
+}
+
 // TestStreamCallsInOrder: by default the calls pipelined on one connection are
 // handled in the order they arrived, as rpcbind handles them.
 func TestStreamCallsInOrder(t *testing.T) {
@@ -940,11 +951,7 @@ func TestStreamCallsInOrder(t *testing.T) {
 			readInOrder(t, conn, calls)
 			mu.Lock()
 			defer mu.Unlock()
-			for i, n := range seen {
-				if n != uint32(i) {
-					t.Fatalf("call %d handled in position %d: %v", n, i, seen[:i+1])
-				}
-			}
+			mustBeInOrder(t, seen, "handled")
 		})
 	}
 }
@@ -1039,11 +1046,7 @@ func TestProceed(t *testing.T) {
 			readInOrder(t, conn, calls)
 			mu.Lock()
 			defer mu.Unlock()
-			for i, n := range seen {
-				if n != uint32(i) {
-					t.Fatalf("call %d begun in position %d: %v", n, i, seen[:i+1])
-				}
-			}
+			mustBeInOrder(t, seen, "begun")
 			if most < 2 {
 				t.Errorf("at most %d calls finishing at once: Proceed did not let the next call in", most)
 			}

@@ -88,8 +88,7 @@ func TestShortOptions(t *testing.T) {
 			t.Errorf("%q: operands %q, urfave/cli %q", line, got.Operands(), want.Operands())
 		}
 		for _, f := range flags() {
-			name, aliases := flagName(f)
-			for _, n := range append([]string{name}, aliases...) {
+			for _, n := range f.Names() {
 				check := func(what string, g, w any) {
 					if !reflect.DeepEqual(g, w) {
 						t.Errorf("%q: %s(%q) = %v, urfave/cli %v", line, what, n, g, w)
@@ -107,7 +106,7 @@ func TestShortOptions(t *testing.T) {
 				case *cli.Float64Flag:
 					check("Float64", got.Float64(n), want.Float64(n))
 				default:
-					t.Errorf("flag %s is a %T, which shortOptions does not know", name, f)
+					t.Errorf("flag %s is a %T, which shortOptions does not know", n, f)
 				}
 				check("cliOptions.IsSet", want.IsSet(n), want.Context.IsSet(n))
 			}
@@ -131,8 +130,7 @@ func TestCliOptionsIsSet(t *testing.T) {
 		args := strings.Fields(line)
 		o := urfaveOptions(t, args)
 		for _, f := range flags() {
-			name, aliases := flagName(f)
-			for _, n := range append([]string{name}, aliases...) {
+			for _, n := range f.Names() {
 				if got, want := o.IsSet(n), o.Context.IsSet(n); got != want {
 					t.Errorf("%q: IsSet(%q) = %v, urfave/cli %v", line, n, got, want)
 				}

@@ -302,6 +302,13 @@ func TestReadOnlyStateDir(t *testing.T) {
 	d.stop(t)
 }
 
+// set registers r with an rpcbind v3 SET over d's unix socket.
+func (d *daemon) set(r portmap.RPCB) (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return setOver(ctx, "unix", d.sock, portmap.RpcbSet, r)
+}
+
 // registerSome registers n programs from base over the unix socket and
 // returns them.
 func registerSome(t *testing.T, d *daemon, base uint32, n int) []portmap.RPCB {
@@ -309,10 +316,7 @@ func registerSome(t *testing.T, d *daemon, base uint32, n int) []portmap.RPCB {
 	var out []portmap.RPCB
 	for i := range n {
 		r := portmap.RPCB{Prog: base + uint32(i), Vers: 1, Netid: "tcp", Addr: uaddrOf(2000 + i)}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		ok, err := setOver(ctx, "unix", d.sock, portmap.RpcbSet, r)
-		cancel()
-		if err != nil || !ok {
+		if ok, err := d.set(r); err != nil || !ok {
 			t.Fatalf("SET %d: %v, %v", r.Prog, ok, err)
 		}
 		out = append(out, r)
@@ -332,9 +336,7 @@ func untilRefused(t *testing.T, d *daemon, base uint32) []portmap.RPCB {
 	var out []portmap.RPCB
 	for i := range most {
 		r := portmap.RPCB{Prog: base + uint32(i), Vers: 1, Netid: "tcp", Addr: uaddrOf(3000 + i)}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		ok, err := setOver(ctx, "unix", d.sock, portmap.RpcbSet, r)
-		cancel()
+		ok, err := d.set(r)
 		switch {
 		case errors.Is(err, rpc.ErrSystemErr):
 			t.Logf("on the full disk, %d more registrations were stored before one was refused", len(out))

@@ -316,20 +316,15 @@ func (s *service) serveRPCB(ctx context.Context, c caller, req *rpc.Request, res
 // appendAddr appends the answer to GETADDR (anyVersion) or GETVERSADDR, an
 // XDR string, for the netid of the transport the call arrived on; the netid
 // in the arguments is ignored, as rpcbind ignores it. A wildcard host part is
-// replaced by the address the caller reached (see merge), in place, so that
-// a lookup allocates nothing. found reports whether the address is not empty.
+// replaced by the address the caller reached (appendMerged), in place, so
+// that a lookup allocates nothing. found reports whether the address is not empty.
 func (s *service) appendAddr(res []byte, c caller, prog, vers uint32, anyVersion bool) (_ []byte, found bool) {
 	rec, ok := s.reg.Lookup(prog, vers, c.netid, anyVersion)
 	if !ok {
 		return xdr.AppendString(res, ""), false
 	}
 	at := len(res)
-	res = xdr.AppendStringFunc(res, func(b []byte) []byte {
-		if c.isLocal() {
-			return append(b, rec.Addr...)
-		}
-		return portmap.AppendReplaceWildcard(b, rec.Addr, c.local)
-	})
+	res = xdr.AppendStringFunc(res, func(b []byte) []byte { return c.appendMerged(b, rec.Addr) })
 	return res, len(res) > at+4
 }
 
@@ -341,6 +336,14 @@ func (c caller) merge(uaddr string) string {
 		return uaddr
 	}
 	return portmap.ReplaceWildcard(uaddr, c.local)
+}
+
+// appendMerged appends merge(uaddr) to b, without a string of its own.
+func (c caller) appendMerged(b []byte, uaddr string) []byte {
+	if c.isLocal() {
+		return append(b, uaddr...)
+	}
+	return portmap.AppendReplaceWildcard(b, uaddr, c.local)
 }
 
 // getaddrlist answers GETADDRLIST: the registrations of (prog, vers) on the

@@ -884,14 +884,7 @@ func startBenchServer(b *testing.B, network string) string {
 		addr = pc.LocalAddr().String()
 		go s.ServePacket(pc)
 	} else {
-		laddr := "127.0.0.1:0"
-		if network == "unix" {
-			laddr = b.TempDir() + "/s.sock"
-		}
-		l, err := net.Listen(network, laddr)
-		if err != nil {
-			b.Fatal(err)
-		}
+		l := listenStream(b, network)
 		addr = l.Addr().String()
 		go s.Serve(l)
 	}
@@ -965,14 +958,7 @@ func pipeline(t *testing.T, network string, handler HandlerFunc, calls int) net.
 	t.Helper()
 	var m Mux
 	m.HandleFunc(orderProg, 1, 1, handler)
-	addr := "127.0.0.1:0"
-	if network == "unix" {
-		addr = t.TempDir() + "/s.sock"
-	}
-	l, err := net.Listen(network, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := listenStream(t, network)
 	s := &Server{Handler: &m, Logger: quietLogger()}
 	go s.Serve(l)
 	t.Cleanup(func() { s.Shutdown(context.Background()) })

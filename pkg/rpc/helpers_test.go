@@ -133,14 +133,7 @@ func startServer(t *testing.T, network string, configure func(*Server)) *testSer
 		ts.addr = pc.LocalAddr().String()
 		go func() { ts.done <- s.ServePacket(pc) }()
 	case "tcp", "unix":
-		addr := "127.0.0.1:0"
-		if network == "unix" {
-			addr = filepath.Join(t.TempDir(), "s.sock")
-		}
-		l, err := net.Listen(network, addr)
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := listenStream(t, network)
 		ts.addr = l.Addr().String()
 		go func() { ts.done <- s.Serve(l) }()
 	default:
@@ -162,6 +155,21 @@ func startServer(t *testing.T, network string, configure func(*Server)) *testSer
 		}
 	})
 	return ts
+}
+
+// listenStream listens on network, "tcp" (a loopback port) or "unix" (a
+// socket in the test's temporary directory).
+func listenStream(tb testing.TB, network string) net.Listener {
+	tb.Helper()
+	addr := "127.0.0.1:0"
+	if network == "unix" {
+		addr = filepath.Join(tb.TempDir(), "s.sock")
+	}
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return l
 }
 
 // dial returns a client of ts, closed when the test ends.
